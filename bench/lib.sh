@@ -1,0 +1,155 @@
+# Shared helpers for the benchmarks: start/stop the servers we measure, run
+# wrk against them, and read server CPU time from /proc. Sourced, not run.
+# Every server started here is stopped by its pid on exit; loopback only.
+
+set -euo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$BENCH_DIR/.." && pwd)"
+OUT="${BENCH_OUT:-$REPO/bench/out}"
+DURATION="${BENCH_DURATION:-10}"
+CONNS="${BENCH_CONNS:-50}"
+THREADS="${BENCH_THREADS:-2}"
+mkdir -p "$OUT"
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+need() {
+    command -v "$1" >/dev/null || {
+        echo "bench: '$1' is missing: apt-get install -y $2" >&2
+        exit 1
+    }
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "bench: nothing listening on $port" >&2
+    exit 1
+}
+
+# Build the release binary (and through host/build.rs the example plugins).
+build_wasibin() {
+    (cd "$REPO" && cargo build --release -q -p wasibin)
+    WASIBIN="$REPO/target/release/wasibin"
+}
+
+# start_wasibin PORT STATIC PLUGINS [ARGS...]: sets WASIBIN_PID
+start_wasibin() {
+    local port=$1 static=$2 plugins=$3
+    shift 3
+    "$WASIBIN" --quiet --no-cache --static "$static" --plugins "$plugins" "$@" "$port" \
+        >"$OUT/wasibin.log" 2>&1 &
+    WASIBIN_PID=$!
+    PIDS+=("$WASIBIN_PID")
+    wait_port "$port"
+}
+
+# start_nginx PORT ROOT: a master and two workers (one per core), access log
+# off like wasibin --quiet, sendfile on; sets NGINX_PIDS (master + workers).
+start_nginx() {
+    local port=$1 root=$2 conf="$OUT/nginx-$1"
+    mkdir -p "$conf"
+    cat >"$conf/nginx.conf" <<CONF
+worker_processes auto;
+pid $conf/nginx.pid;
+error_log $conf/error.log warn;
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $conf/body;
+    proxy_temp_path $conf/proxy;
+    fastcgi_temp_path $conf/fastcgi;
+    uwsgi_temp_path $conf/uwsgi;
+    scgi_temp_path $conf/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $root;
+    }
+}
+CONF
+    nginx -c "$conf/nginx.conf" -g 'daemon off;' >"$conf/stdout.log" 2>&1 &
+    NGINX_MASTER=$!
+    PIDS+=("$NGINX_MASTER")
+    wait_port "$port"
+}
+
+# Server CPU time (user+system, in clock ticks) of a pid and its children
+# threads; for nginx pass the master and read its workers too.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        for t in /proc/"$pid"/task/*/stat; do
+            [ -r "$t" ] || continue
+            total=$((total + $(awk '{print $14 + $15}' "$t")))
+        done
+    done
+    echo "$total"
+}
+
+tree_pids() {
+    local root=$1
+    echo "$root"
+    pgrep -P "$root" || true
+}
+
+# measure NAME URL PIDS... : runs wrk, prints one TSV row:
+# name req/s p99_ms cpu_us_per_req
+measure() {
+    local name=$1 url=$2
+    shift 2
+    local before after out rps p99 reqs
+    wrk -t"$THREADS" -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true # warm-up
+    before=$(cpu_ticks "$@")
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
+    after=$(cpu_ticks "$@")
+    echo "$out" >"$OUT/wrk-$name.txt"
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    local ticks_per_s
+    ticks_per_s=$(getconf CLK_TCK)
+    local cpu_us
+    cpu_us=$(python3 -c "print(f'{($after-$before)/$ticks_per_s*1e6/max($reqs,1):.1f}')")
+    local errors
+    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$errors"
+}
+
+# wrk prints latencies as 812.00us, 1.23ms or 1.01s: to milliseconds.
+to_ms() {
+    python3 - "$1" <<'PY'
+import sys
+v = sys.argv[1]
+for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+    if v.endswith(unit):
+        print(f"{float(v[:-len(unit)])*f:.2f}")
+        break
+else:
+    print(v)
+PY
+}
+
+ratio() {
+    python3 -c "print(f'{float($1)/float($2):.2f}')"
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Plugins, one run, one load generator: the `hello` plugin (a fresh wasm
+# instance per request) against nginx serving a 1 KiB file and against
+# `python3 -m http.server --cgi` running the same hello as a CGI script.
+# Targets (issue 3): hello >= 0.8x nginx req/s, p99 <= 2 ms at 50
+# connections, >= 400x the Python CGI server.
+source "$(dirname "$0")/lib.sh"
+need wrk wrk
+need nginx nginx-light
+build_wasibin
+[ -f "$REPO/plugins/hello.wasm" ] || { echo "bench: plugins/hello.wasm was not built" >&2; exit 1; }
+
+site="$OUT/site"
+mkdir -p "$site"
+head -c 1024 /dev/urandom >"$site/1k.bin"
+plugins="$OUT/hello-plugins"
+mkdir -p "$plugins"
+cp "$REPO/plugins/hello.wasm" "$plugins/hello.wasm"
+
+py="$OUT/pycgi"
+mkdir -p "$py/cgi-bin"
+cat >"$py/cgi-bin/hello.py" <<'PY'
+#!/usr/bin/env python3
+print("Content-Type: text/plain")
+print()
+print("Hello, world!")
+PY
+chmod +x "$py/cgi-bin/hello.py"
+
+wport=$(free_port)
+start_wasibin "$wport" "$site" "$plugins"
+nport=$(free_port)
+start_nginx "$nport" "$site"
+pport=$(free_port)
+(cd "$py" && exec python3 -m http.server --cgi --bind 127.0.0.1 "$pport" >"$OUT/pycgi.log" 2>&1) &
+PY_PID=$!
+PIDS+=("$PY_PID")
+wait_port "$pport"
+sleep 0.3
+nginx_pids=$(tree_pids "$NGINX_MASTER")
+
+echo "# plugins: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
+printf 'server\treq/s\tp99 ms\tcpu us/req\terrors\n'
+w=$(measure "wasibin-hello" "http://127.0.0.1:$wport/hello" "$WASIBIN_PID")
+n=$(measure "nginx-1k" "http://127.0.0.1:$nport/1k.bin" $nginx_pids)
+# The CGI server forks a Python per request: its CPU is mostly in children
+# that are gone by the time we read /proc, so its cpu column is a floor.
+p=$(measure "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py" "$PY_PID")
+printf '%s\n%s\n%s\n' "$w" "$n" "$p"
+wr=$(cut -f2 <<<"$w"); nr=$(cut -f2 <<<"$n"); pr=$(cut -f2 <<<"$p")
+echo "hello/nginx	$(ratio "$wr" "$nr")x req/s"
+echo "hello/python-cgi	$(ratio "$wr" "$pr")x req/s"
+echo "hello p99	$(cut -f3 <<<"$w") ms"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Static files, wasibin against nginx, one load generator, one run:
+# the same 1 KiB, 100 KiB and 1 MiB files over keep-alive connections.
+# Prints req/s, p99 and server CPU per request, and the wasibin/nginx ratios.
+# Targets (issue 2): >= 1.2x nginx for 1 KiB, >= 1.0x for 100 KiB and 1 MiB,
+# p99 no worse than nginx.
+source "$(dirname "$0")/lib.sh"
+need wrk wrk
+need nginx nginx-light
+build_wasibin
+
+site="$OUT/site"
+mkdir -p "$site"
+head -c 1024 /dev/urandom >"$site/1k.bin"
+head -c $((100 * 1024)) /dev/urandom >"$site/100k.bin"
+head -c $((1024 * 1024)) /dev/urandom >"$site/1m.bin"
+empty_plugins="$OUT/no-plugins"
+mkdir -p "$empty_plugins"
+
+wport=$(free_port)
+start_wasibin "$wport" "$site" "$empty_plugins"
+nport=$(free_port)
+start_nginx "$nport" "$site"
+sleep 0.3
+nginx_pids=$(tree_pids "$NGINX_MASTER")
+
+echo "# static files: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
+printf 'file\tserver\treq/s\tp99 ms\tcpu us/req\terrors\n'
+for f in 1k 100k 1m; do
+    w=$(measure "wasibin-$f" "http://127.0.0.1:$wport/$f.bin" "$WASIBIN_PID")
+    n=$(measure "nginx-$f" "http://127.0.0.1:$nport/$f.bin" $nginx_pids)
+    printf '%s\t%s\n' "$f" "$w"
+    printf '%s\t%s\n' "$f" "$n"
+    wr=$(cut -f2 <<<"$w"); nr=$(cut -f2 <<<"$n")
+    wp=$(cut -f3 <<<"$w"); np=$(cut -f3 <<<"$n")
+    echo "$f	ratio	$(ratio "$wr" "$nr")x req/s	p99 $wp vs $np ms"
+done

@@ -1,0 +1,59 @@
+//! The bounds on what one client may make the server hold or wait for.
+
+use std::time::Duration;
+
+/// Every limit of the connection loop; defaults follow nginx where it has one.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest request line (method, target, version); longer answers 414.
+    pub max_request_line: usize,
+    /// Largest header block in bytes; larger answers 431.
+    pub max_header_bytes: usize,
+    /// Most header fields; more answers 431.
+    pub max_headers: usize,
+    /// Largest request body a service may accept by default; larger answers 413.
+    pub max_body: u64,
+    /// Total time allowed to receive a request head once its first byte arrived.
+    pub header_timeout: Duration,
+    /// Total time allowed to receive a request body.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keepalive_timeout: Duration,
+    /// Total time allowed to write one response before the client is dropped.
+    pub send_timeout: Duration,
+}
+
+impl Limits {
+    /// Default request-line limit (nginx: 8 KiB).
+    pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+    /// Default header-block limit.
+    pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+    /// Default header-count limit.
+    pub const MAX_HEADERS: usize = 100;
+    /// Default body limit (nginx's `client_max_body_size` is 1 MiB; handlers
+    /// that take uploads want more).
+    pub const MAX_BODY: u64 = 10 * 1024 * 1024;
+    /// Default head timeout.
+    pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default body timeout.
+    pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default keep-alive idle timeout.
+    pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+    /// Default send timeout.
+    pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line: Self::MAX_REQUEST_LINE,
+            max_header_bytes: Self::MAX_HEADER_BYTES,
+            max_headers: Self::MAX_HEADERS,
+            max_body: Self::MAX_BODY,
+            header_timeout: Self::HEADER_TIMEOUT,
+            body_timeout: Self::BODY_TIMEOUT,
+            keepalive_timeout: Self::KEEPALIVE_TIMEOUT,
+            send_timeout: Self::SEND_TIMEOUT,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The HTTP/1.1 side of wasibin: the connection loop on httparse, request
+//! bodies, response framing. It knows nothing about wasm or files; it calls a
+//! [`Service`] for every request and writes what the service answers.
+
+mod body;
+mod chunked;
+mod conn;
+mod date;
+mod headers;
+mod limits;
+mod request;
+mod response;
+
+pub use body::{BodyError, RequestBody};
+pub use conn::serve_connection;
+pub use headers::Headers;
+pub use limits::Limits;
+pub use request::{Request, Version};
+pub use response::{Body, FileBody, Response};
+
+use std::future::Future;
+
+/// What the connection loop calls for every well-formed request.
+///
+/// A trait rather than a closure so that the server, the `run` subcommand and
+/// tests can each plug their own dispatch into the same connection loop.
+pub trait Service: Send + Sync + 'static {
+    /// Answer one request. The body may be read (bounded) through `body`; what
+    /// the service leaves unread is drained or the connection is closed by the
+    /// caller, never parsed as the next request.
+    fn call<'a>(
+        &'a self,
+        req: &'a Request,
+        body: &'a mut RequestBody<'_>,
+    ) -> impl Future<Output = Response> + Send + 'a;
+}

@@ -1,0 +1,17 @@
+//! wasibin: the cgi-bin folder, rebuilt for WebAssembly.
+//!
+//! One process owns the sockets ([`server`], [`http`]), serves `static/`
+//! ([`static_files`]) and hands dynamic paths to sandboxed WASI modules in
+//! `plugins/` ([`plugins`], [`runtime`]) through the CGI contract ([`cgi`],
+//! [`gateway`]). Dependencies point one way: `http` knows nothing of wasm,
+//! `runtime` knows nothing of sockets, `cgi` is pure functions.
+
+pub mod access_log;
+pub mod cgi;
+pub mod http;
+pub mod plugins;
+pub mod runtime;
+pub mod static_files;
+
+/// The `Server` header and `SERVER_SOFTWARE` value.
+pub const SERVER_SOFTWARE: &str = concat!("wasibin/", env!("CARGO_PKG_VERSION"));

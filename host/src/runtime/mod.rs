@@ -1,0 +1,66 @@
+//! wasmtime: one `Engine` for the process, modules compiled once into an
+//! `InstancePre`, and a fresh `Store` with its own WASI preview 1 context per
+//! request. Knows nothing of sockets or HTTP: it takes argv, env, stdin and
+//! limits and gives back stdout or a typed failure.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Process-wide settings of the engine; per-plugin limits come with each run.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Largest linear memory any instance may have (the pool is sized for it).
+    pub max_memory: usize,
+    /// Most instances alive at once across all plugins (pool slots).
+    pub max_instances: u32,
+    /// Where compiled modules are cached on disk; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Per-run bounds; a plugin's sidecar may override the defaults.
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    /// Wall-clock time before the guest is stopped (answer 504).
+    pub timeout: Duration,
+    /// Linear memory the guest may grow to (failure answers 502).
+    pub max_memory: usize,
+    /// Bytes of stdout the guest may write (more answers 502).
+    pub max_stdout: usize,
+}
+
+/// A host folder visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The folder on the host.
+    pub host: PathBuf,
+    /// The path the guest opens it by.
+    pub guest: String,
+    /// Whether the guest may create and write files there.
+    pub writable: bool,
+}
+
+/// Everything a guest sees of one request.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// argv, starting with the plugin name.
+    pub args: Vec<String>,
+    /// The environment: CGI meta-variables and the sidecar's variables.
+    pub env: Vec<(String, String)>,
+    /// stdin: the request body, then end of file.
+    pub stdin: Bytes,
+    /// Host folders mapped into the guest.
+    pub preopens: Vec<Preopen>,
+    /// Tags guest stderr lines in the log (plugin route and request id).
+    pub log_tag: String,
+}
+
+/// What a guest that ran to completion left behind.
+#[derive(Debug)]
+pub struct GuestOutput {
+    /// Everything written to stdout (bounded by `GuestLimits::max_stdout`).
+    pub stdout: Bytes,
+    /// The exit status: 0 when `_start` returned or `proc_exit(0)` was called.
+    pub exit_code: i32,
+}

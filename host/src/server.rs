@@ -1,0 +1,266 @@
+//! The process: bind the socket, load the site and the plugins, accept
+//! connections until SIGINT/SIGTERM, then let in-flight requests finish
+//! within a grace period.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, watch};
+
+use crate::access_log::AccessLog;
+use crate::app::App;
+use crate::gateway::Gateway;
+use crate::http::{self, ConnConfig, Limits};
+use crate::plugins::{PluginDefaults, PluginHost};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::static_files::StaticFiles;
+
+/// Everything the server needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The static site's folder.
+    pub static_dir: PathBuf,
+    /// The plugins folder.
+    pub plugins_dir: PathBuf,
+    /// Access log on stdout.
+    pub access_log: bool,
+    /// Plugin failure details in error pages.
+    pub dev: bool,
+    /// Connection-loop limits.
+    pub limits: Limits,
+    /// Engine-wide settings.
+    pub runtime: RuntimeConfig,
+    /// Per-plugin defaults.
+    pub plugin_defaults: PluginDefaults,
+    /// Time in-flight requests get after a stop signal.
+    pub grace: Duration,
+}
+
+/// Why the server could not start; the binary turns each into one line and
+/// an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another process holds the port.
+    #[error("{0} is already in use (is another server running? pick another port)")]
+    AddrInUse(SocketAddr),
+    /// Anything else: missing folders, permissions, a broken engine.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Listen backlog: connection bursts queue in the kernel rather than being refused.
+const LISTEN_BACKLOG: u32 = 4096;
+/// Pause after `accept` fails for lack of file descriptors, so the loop does
+/// not spin while connections drain.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Run the server until a stop signal, then shut down gracefully.
+pub async fn run(config: ServerConfig) -> Result<(), StartError> {
+    raise_fd_limit();
+    let listener = bind(config.addr)?;
+    let local = listener.local_addr().context("reading the bound address")?;
+
+    let runtime = Arc::new(Runtime::new(&config.runtime).context("starting the wasm engine")?);
+    let plugins = Arc::new(
+        PluginHost::load(
+            &config.plugins_dir,
+            Arc::clone(&runtime),
+            config.plugin_defaults.clone(),
+        )
+        .await
+        .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?,
+    );
+    let exclude: Vec<PathBuf> = std::fs::canonicalize(&config.plugins_dir)
+        .into_iter()
+        .collect();
+    let statics = StaticFiles::new(&config.static_dir, exclude)
+        .with_context(|| format!("opening static folder {}", config.static_dir.display()))?;
+
+    announce(&config, local, &plugins, &statics);
+
+    let access_log = config.access_log.then(AccessLog::stdout);
+    let conn_config = Arc::new(ConnConfig {
+        limits: config.limits.clone(),
+        access_log: access_log.clone(),
+    });
+    let app = Arc::new(App::new(
+        Arc::clone(&plugins),
+        Gateway::new(runtime, config.dev),
+        statics,
+    ));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Every connection task holds a clone of `alive_tx`; when all are gone,
+    // `alive_rx.recv()` returns None: that is how shutdown knows they finished.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+
+    accept_loop(&listener, &app, &conn_config, &shutdown_rx, &alive_tx).await;
+
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    drop(alive_tx);
+    tracing::info!(grace = ?config.grace, "stopping: waiting for in-flight requests");
+    if tokio::time::timeout(config.grace, alive_rx.recv()).await.is_err() {
+        tracing::warn!("grace period over: closing the remaining connections");
+    }
+    if let Some(log) = access_log {
+        log.flush();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Accept until SIGINT or SIGTERM; each connection runs on its own task.
+async fn accept_loop(
+    listener: &TcpListener,
+    app: &Arc<App>,
+    conn_config: &Arc<ConnConfig>,
+    shutdown_rx: &watch::Receiver<bool>,
+    alive_tx: &mpsc::Sender<()>,
+) {
+    let mut stop = std::pin::pin!(stop_signal());
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                accept_error(&err).await;
+                continue;
+            }
+        };
+        let local = match stream.local_addr() {
+            Ok(addr) => addr,
+            Err(_) => continue,
+        };
+        // Responses go out in one write each; Nagle would only delay them.
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(app);
+        let conn_config = Arc::clone(conn_config);
+        let shutdown = shutdown_rx.clone();
+        let alive = alive_tx.clone();
+        tokio::spawn(async move {
+            http::serve_connection(stream, peer, local, app, conn_config, shutdown).await;
+            drop(alive);
+        });
+    }
+}
+
+/// Log an accept failure and back off when it is resource exhaustion.
+async fn accept_error(err: &std::io::Error) {
+    match err.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+            tracing::warn!(error = %err, "cannot accept: out of resources; backing off");
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+        }
+        _ => tracing::debug!(error = %err, "accept failed"),
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Bind with a deep backlog and SO_REUSEADDR (restarts do not wait for
+/// TIME_WAIT), mapping "address in use" to its own error.
+fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .context("creating the listening socket")?;
+    socket
+        .set_reuseaddr(true)
+        .context("setting SO_REUSEADDR")?;
+    socket.bind(addr).map_err(|err| match err.kind() {
+        ErrorKind::AddrInUse => StartError::AddrInUse(addr),
+        _ => StartError::Other(anyhow::Error::new(err).context(format!("binding {addr}"))),
+    })?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("listening on {addr}"))
+        .map_err(StartError::from)
+}
+
+/// Thousands of keep-alive clients need thousands of descriptors; the soft
+/// limit is often 1024 while the hard limit allows far more.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// The start-up banner: one line saying what is served where, one line per
+/// plugin route, and a warning for each plugin that hides a static path.
+fn announce(config: &ServerConfig, local: SocketAddr, plugins: &PluginHost, statics: &StaticFiles) {
+    let table = plugins.table();
+    let mut routes: Vec<_> = table.routes().collect();
+    routes.sort_by(|a, b| a.route.cmp(&b.route));
+    println!(
+        "wasibin: serving {} and {} plugin{} from {} at http://{local}/",
+        display_dir(&config.static_dir),
+        routes.len(),
+        if routes.len() == 1 { "" } else { "s" },
+        display_dir(&config.plugins_dir),
+    );
+    for plugin in &routes {
+        println!(
+            "  {:<24} {} ({})",
+            plugin.route,
+            plugin.file.display(),
+            plugin.hash
+        );
+        if statics.contains(&plugin.route) {
+            tracing::warn!(
+                route = %plugin.route,
+                "plugin {} shadows static path {} in {}",
+                plugin.file.display(),
+                plugin.route,
+                config.static_dir.display()
+            );
+        }
+    }
+}
+
+/// A folder for humans: with a trailing slash, as given on the command line.
+fn display_dir(dir: &Path) -> String {
+    let text = dir.display().to_string();
+    if text.ends_with('/') {
+        text
+    } else {
+        format!("{text}/")
+    }
+}
