@@ -7,10 +7,16 @@
 //! `runtime` knows nothing of sockets, `cgi` is pure functions.
 
 pub mod access_log;
+pub mod app;
 pub mod cgi;
+pub mod cli;
+pub mod gateway;
 pub mod http;
 pub mod plugins;
+pub mod reload;
+pub mod run_cmd;
 pub mod runtime;
+pub mod server;
 pub mod static_files;
 
 /// The `Server` header and `SERVER_SOFTWARE` value.

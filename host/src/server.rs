@@ -74,7 +74,6 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
             Arc::clone(&runtime),
             config.plugin_defaults.clone(),
         )
-        .await
         .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?,
     );
     let exclude: Vec<PathBuf> = std::fs::canonicalize(&config.plugins_dir)
@@ -97,6 +96,10 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let reloader = tokio::spawn(crate::reload::run(
+        Arc::clone(&plugins),
+        shutdown_rx.clone(),
+    ));
     // Every connection task holds a clone of `alive_tx`; when all are gone,
     // `alive_rx.recv()` returns None: that is how shutdown knows they finished.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -110,6 +113,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     if tokio::time::timeout(config.grace, alive_rx.recv()).await.is_err() {
         tracing::warn!("grace period over: closing the remaining connections");
     }
+    let _ = reloader.await;
     if let Some(log) = access_log {
         log.flush();
     }

@@ -19,7 +19,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// How long an idle keep-alive connection is kept open.
     pub keepalive_timeout: Duration,
-    /// Total time allowed to write one response before the client is dropped.
+    /// How long a response write may make no progress before the client is
+    /// dropped. Like nginx's `send_timeout` it is measured between two
+    /// successful writes, so a large file to a slow but live client finishes.
     pub send_timeout: Duration,
 }
 
@@ -41,6 +43,30 @@ impl Limits {
     pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
     /// Default send timeout.
     pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// The most unread request-body bytes discarded to keep a connection
+    /// alive after the service answered without reading its body; a larger
+    /// remainder closes the connection instead (cheaper than reading it).
+    pub const MAX_DRAIN: u64 = 1024 * 1024;
+    /// Longest chunk-size line (size, extensions, CRLF) of a chunked body:
+    /// extensions are tolerated, not stored, but a client may not stream an
+    /// endless one.
+    pub const MAX_CHUNK_LINE: usize = 4096;
+    /// Largest trailer section of a chunked body; trailers are discarded.
+    pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
+    /// How long a closing connection keeps reading and discarding what the
+    /// client still sends after the final response, so that closing a socket
+    /// with unread input (which makes the kernel send RST) cannot destroy the
+    /// response before the client read it (nginx's `lingering_time`).
+    pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+    /// The most bytes a request head can occupy: the request line plus the
+    /// header block and their line ends.
+    pub fn max_head(&self) -> usize {
+        self.max_request_line
+            .saturating_add(self.max_header_bytes)
+            .saturating_add(2)
+    }
 }
 
 impl Default for Limits {

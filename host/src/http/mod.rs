@@ -6,17 +6,21 @@ mod body;
 mod chunked;
 mod conn;
 mod date;
+mod head;
 mod headers;
+mod io;
 mod limits;
 mod request;
 mod response;
 
 pub use body::{BodyError, RequestBody};
-pub use conn::serve_connection;
+pub use conn::{serve_connection, ConnConfig};
 pub use headers::Headers;
 pub use limits::Limits;
 pub use request::{Request, Version};
-pub use response::{Body, FileBody, Response};
+pub use response::{reason_phrase, Body, FileBody, Response};
+
+pub(crate) use date::with_clf_date;
 
 use std::future::Future;
 

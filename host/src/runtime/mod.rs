@@ -8,6 +8,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod engine;
+mod invoke;
+mod limiter;
+mod module;
+mod stdio;
+
+pub use engine::{Runtime, EPOCH_TICK};
+pub use invoke::RunError;
+pub use module::{CompiledModule, LoadError, WASI_P1};
+pub use stdio::{GUEST_LOG_TARGET, MAX_STDERR_LINE, MAX_STDERR_TOTAL};
+
 /// Process-wide settings of the engine; per-plugin limits come with each run.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -64,3 +75,6 @@ pub struct GuestOutput {
     /// The exit status: 0 when `_start` returned or `proc_exit(0)` was called.
     pub exit_code: i32,
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Builds the example plugins into `plugins/`, so that `cargo run --release`
+//! serves them and `cargo test` has them, with their sources in the repo and
+//! no committed binaries.
+//!
+//! - Rust examples: a nested `cargo build --release --target wasm32-wasip1`
+//!   with its own target dir (`target/plugins`: sharing the outer build's
+//!   would deadlock on its lock) and without the outer build's CARGO_* /
+//!   RUSTFLAGS variables, which describe the host build, not this one.
+//! - C example: `clang-19 --target=wasm32-wasi -O2` when clang-19 is
+//!   installed; otherwise a warning says how to install it.
+//!
+//! Outputs are replaced only when their content changes (by an atomic
+//! rename), so a running server's hot reload sees one clean change.
+
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const WASM_TARGET: &str = "wasm32-wasip1";
+/// (cargo package, binary name = route).
+const RUST_EXAMPLES: [(&str, &str); 3] = [
+    ("example-hello", "hello"),
+    ("example-echo", "echo"),
+    ("example-form", "form"),
+];
+const CLANG: &str = "clang-19";
+const C_INSTALL_HINT: &str =
+    "on Debian/Ubuntu: apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let root = manifest_dir
+        .parent()
+        .map_or_else(|| PathBuf::from(".."), Path::to_owned);
+    let examples = root.join("plugins").join("examples");
+    let out_dir = root.join("plugins");
+
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={}", examples.display());
+
+    build_rust_examples(&root, &out_dir);
+    build_c_example(
+        &examples.join("hello-c").join("hello.c"),
+        &out_dir.join("hello-c.wasm"),
+    );
+}
+
+fn build_rust_examples(root: &Path, out_dir: &Path) {
+    ensure_wasm_target();
+    let target_dir = root.join("target").join("plugins");
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root)
+        .args(["build", "--release", "--target", WASM_TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in RUST_EXAMPLES {
+        cmd.args(["-p", package]);
+    }
+    clean_env(&mut cmd);
+    // Small modules compile faster per reload; names stay for trap backtraces.
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    let output = run(&mut cmd, "cargo");
+    if !output.status.success() {
+        panic!(
+            "building the example plugins failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let built = target_dir.join(WASM_TARGET).join("release");
+    for (_, name) in RUST_EXAMPLES {
+        let from = built.join(format!("{name}.wasm"));
+        let bytes =
+            fs::read(&from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+        install(&bytes, &out_dir.join(format!("{name}.wasm")));
+    }
+}
+
+/// Makes sure the std library for wasm32-wasip1 is there: tries `rustup
+/// target add` once, then fails with a clear message.
+fn ensure_wasm_target() {
+    if wasm_target_installed() {
+        return;
+    }
+    println!("cargo:warning=installing the {WASM_TARGET} target with rustup");
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added || !wasm_target_installed() {
+        panic!(
+            "the Rust target {WASM_TARGET} is missing and `rustup target add {WASM_TARGET}` \
+             did not install it; install it by hand to build the example plugins"
+        );
+    }
+}
+
+fn wasm_target_installed() -> bool {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(WASM_TARGET)
+        .join("lib")
+        .is_dir()
+}
+
+/// Removes what the outer build tells its build scripts and compiler: the
+/// nested cargo must configure itself from scratch. Registry, network and
+/// jobserver settings are kept (the jobserver keeps both builds within the
+/// outer `-j`).
+fn clean_env(cmd: &mut Command) {
+    const KEEP: [&str; 7] = [
+        "CARGO_HOME",
+        "CARGO_MAKEFLAGS",
+        "CARGO_NET_",
+        "CARGO_HTTP_",
+        "CARGO_REGISTRIES_",
+        "CARGO_REGISTRY_",
+        "CARGO_TERM_",
+    ];
+    const DROP: [&str; 16] = [
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_LINKER",
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "TARGET",
+        "HOST",
+        "OUT_DIR",
+        "PROFILE",
+        "OPT_LEVEL",
+        "DEBUG",
+        "NUM_JOBS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+    ];
+    for (key, _) in env::vars_os() {
+        let Some(k) = key.to_str() else { continue };
+        let cargo_var = (k.starts_with("CARGO_") || k.starts_with("__CARGO"))
+            && !KEEP.iter().any(|keep| k.starts_with(keep));
+        if cargo_var || DROP.contains(&k) {
+            cmd.env_remove(&key);
+        }
+    }
+}
+
+fn build_c_example(source: &Path, dest: &Path) {
+    let tmp_out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default()).join("hello-c.wasm");
+    let mut cmd = Command::new(CLANG);
+    cmd.args(["--target=wasm32-wasi", "-O2", "-o"])
+        .arg(&tmp_out)
+        .arg(source);
+    let output = match cmd.output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            println!(
+                "cargo:warning=skipping the C example (plugins/hello-c.wasm): {CLANG} is not \
+                 installed ({C_INSTALL_HINT})"
+            );
+            return;
+        }
+        Err(e) => {
+            println!("cargo:warning=skipping the C example: cannot run {CLANG}: {e}");
+            return;
+        }
+    };
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        println!(
+            "cargo:warning=skipping the C example: {CLANG} failed ({C_INSTALL_HINT}): {first}"
+        );
+        return;
+    }
+    match fs::read(&tmp_out) {
+        Ok(bytes) => install(&bytes, dest),
+        Err(e) => println!("cargo:warning=skipping the C example: {e}"),
+    }
+}
+
+/// Puts `bytes` at `dest` unless it already holds exactly them, through a
+/// hidden temporary file and a rename, so no reader sees half a module.
+fn install(bytes: &[u8], dest: &Path) {
+    if fs::read(dest).is_ok_and(|old| old == bytes) {
+        return;
+    }
+    let name = dest.file_name().unwrap_or(OsStr::new("plugin.wasm"));
+    let tmp = dest.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    if let Err(e) = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, dest)) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"))
+}

@@ -1,0 +1,338 @@
+//! The access log: one Combined Log Format line per request.
+//!
+//! Connections append formatted lines to one shared in-memory buffer (a
+//! short critical section, no syscall); a dedicated writer thread hands the
+//! buffer to stdout at least every 100 ms, or sooner once it holds 64 KiB.
+//! The buffer is bounded: when stdout stops draining, further lines are
+//! dropped and counted, never waited for, so a stuck log reader cannot stall
+//! request handling.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::http::Version;
+
+/// Longest wait between a line being logged and it reaching stdout.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Buffered bytes that wake the writer before its interval ends.
+const HIGH_WATER: usize = 64 * 1024;
+/// Buffered bytes beyond which lines are dropped.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+
+/// A handle on the access log; clones share one buffer and one writer.
+/// When the last clone is dropped the writer flushes and exits.
+#[derive(Clone)]
+pub struct AccessLog {
+    handle: Arc<Handle>,
+}
+
+/// Owned by the clones only (not by the writer thread), so dropping the last
+/// clone is observable.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Taken before `state` whenever both are held, so flushes keep lines in
+    /// order.
+    sink: Mutex<Box<dyn Write + Send>>,
+}
+
+#[derive(Default)]
+struct State {
+    buf: Vec<u8>,
+    dropped: u64,
+    closed: bool,
+}
+
+/// The request line as the access log shows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RequestLine<'a> {
+    /// A parsed request.
+    Parsed {
+        /// The method.
+        method: &'a str,
+        /// The request-target as sent.
+        target: &'a str,
+        /// The protocol version.
+        version: Version,
+    },
+    /// The raw first line of a head that could not be parsed.
+    Raw(&'a [u8]),
+}
+
+/// One finished exchange.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'a> {
+    /// The client's address.
+    pub peer: IpAddr,
+    /// What was asked.
+    pub request: RequestLine<'a>,
+    /// The status answered.
+    pub status: u16,
+    /// Body bytes sent (0 for HEAD and bodiless statuses).
+    pub bytes: u64,
+    /// The `Referer` header.
+    pub referer: Option<&'a [u8]>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<&'a [u8]>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AccessLog {
+    /// A log writing to the process's stdout.
+    pub fn stdout() -> AccessLog {
+        Self::to_writer(Box::new(std::io::stdout()))
+    }
+
+    /// A log writing to `sink` (tests capture lines this way).
+    pub(crate) fn to_writer(sink: Box<dyn Write + Send>) -> AccessLog {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            sink: Mutex::new(sink),
+        });
+        let writer = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || writer.run());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the access-log writer; lines are written only on flush");
+        }
+        AccessLog {
+            handle: Arc::new(Handle { shared }),
+        }
+    }
+
+    /// Write everything logged so far to the sink now (at shutdown, so the
+    /// last requests are not lost).
+    pub fn flush(&self) {
+        self.handle.shared.write_pending(&mut Vec::new());
+    }
+
+    /// Append one line for `entry`.
+    pub(crate) fn log(&self, entry: &Entry<'_>) {
+        let shared = &self.handle.shared;
+        let mut state = lock(&shared.state);
+        if state.buf.len() > MAX_PENDING {
+            state.dropped += 1;
+            return;
+        }
+        let before = state.buf.len();
+        format_entry(&mut state.buf, entry);
+        if before < HIGH_WATER && state.buf.len() >= HIGH_WATER {
+            shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        lock(&self.shared.state).closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Shared {
+    fn run(&self) {
+        let mut spare = Vec::with_capacity(HIGH_WATER);
+        loop {
+            let closed = {
+                let state = lock(&self.state);
+                let state = if !state.closed && state.buf.len() < HIGH_WATER {
+                    self.wake
+                        .wait_timeout(state, FLUSH_INTERVAL)
+                        .map_or_else(|e| e.into_inner().0, |(s, _)| s)
+                } else {
+                    state
+                };
+                state.closed
+            };
+            self.write_pending(&mut spare);
+            if closed {
+                return;
+            }
+        }
+    }
+
+    /// Swap the pending lines out under the lock and write them outside it,
+    /// so appenders never wait for stdout.
+    fn write_pending(&self, spare: &mut Vec<u8>) {
+        let mut sink = lock(&self.sink);
+        let dropped = {
+            let mut state = lock(&self.state);
+            std::mem::swap(&mut state.buf, spare);
+            std::mem::take(&mut state.dropped)
+        };
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "access log lines dropped: stdout is not keeping up"
+            );
+        }
+        if !spare.is_empty() {
+            // A closed or failing stdout loses log lines, never requests.
+            let _ = sink.write_all(spare).and_then(|()| sink.flush());
+            spare.clear();
+        }
+    }
+}
+
+/// `%h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, with nginx's
+/// escaping of client-controlled bytes.
+fn format_entry(out: &mut Vec<u8>, e: &Entry<'_>) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{} - - [", e.peer);
+    crate::http::with_clf_date(|d| out.extend_from_slice(d));
+    out.extend_from_slice(b"] \"");
+    match e.request {
+        RequestLine::Parsed {
+            method,
+            target,
+            version,
+        } => {
+            escape_into(out, method.as_bytes());
+            out.push(b' ');
+            escape_into(out, target.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(version.as_str().as_bytes());
+        }
+        RequestLine::Raw(line) => escape_into(out, line),
+    }
+    let _ = write!(out, "\" {} {} \"", e.status, e.bytes);
+    quoted_or_dash(out, e.referer);
+    out.extend_from_slice(b"\" \"");
+    quoted_or_dash(out, e.user_agent);
+    out.extend_from_slice(b"\"\n");
+}
+
+fn quoted_or_dash(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) if !v.is_empty() => escape_into(out, v),
+        _ => out.push(b'-'),
+    }
+}
+
+/// `"`, `\`, control bytes and non-ASCII become `\xHH`, so a client cannot
+/// forge a log line or a field boundary.
+fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A sink tests can read back.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8_lossy(&lock(&self.0)).into_owned()
+        }
+    }
+
+    #[test]
+    fn formats_combined_log_format_with_escaping() {
+        let mut out = Vec::new();
+        format_entry(
+            &mut out,
+            &Entry {
+                peer: "127.0.0.1".parse().unwrap(),
+                request: RequestLine::Parsed {
+                    method: "GET",
+                    target: "/a\"b\\c",
+                    version: Version::Http11,
+                },
+                status: 200,
+                bytes: 1024,
+                referer: None,
+                user_agent: Some(b"curl/8 \x1b[31m\"x\"\n"),
+            },
+        );
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        assert!(line.contains(" +0000] \"GET /a\\x22b\\x5Cc HTTP/1.1\" 200 1024 \"-\" \"curl/8 \\x1B[31m\\x22x\\x22\\x0A\"\n"), "{line}");
+        assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn raw_request_line_and_ipv6() {
+        let mut out = Vec::new();
+        format_entry(
+            &mut out,
+            &Entry {
+                peer: "::1".parse().unwrap(),
+                request: RequestLine::Raw(b"GARBAGE \xff"),
+                status: 400,
+                bytes: 0,
+                referer: Some(b"http://r/"),
+                user_agent: None,
+            },
+        );
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.starts_with("::1 - - ["));
+        assert!(
+            line.ends_with("\"GARBAGE \\xFF\" 400 0 \"http://r/\" \"-\"\n"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn lines_reach_the_sink_on_flush_and_on_drop() {
+        let captured = Captured::default();
+        let log = AccessLog::to_writer(Box::new(captured.clone()));
+        let entry = Entry {
+            peer: "10.0.0.1".parse().unwrap(),
+            request: RequestLine::Raw(b"-"),
+            status: 204,
+            bytes: 0,
+            referer: None,
+            user_agent: None,
+        };
+        log.log(&entry);
+        log.flush();
+        assert_eq!(captured.text().lines().count(), 1);
+        log.log(&entry);
+        let clone = log.clone();
+        drop(log);
+        clone.log(&entry);
+        drop(clone);
+        // The writer thread flushes once it sees the last handle gone.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while captured.text().lines().count() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(captured.text().lines().count(), 3);
+    }
+}

@@ -1,0 +1,353 @@
+//! The gateway: one request through one plugin, CGI both ways. It owns the
+//! policy between the pure CGI functions ([`crate::cgi`]) and the runtime:
+//! the concurrency gate, the invocation, and which failure answers which
+//! status. The detail of a failure goes to the log, tagged with the route and
+//! the request id; the client sees a short generic page (the detail too, but
+//! HTML-escaped, only with `--dev`).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cgi::{self, EnvPolicy, Mount, Reply};
+use crate::http::{Body, Request, Response};
+use crate::plugins::{Plugin, RouteMatch};
+use crate::runtime::{Invocation, RunError, Runtime};
+
+/// What the dispatcher does with a plugin's answer.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send this response.
+    Respond(Response),
+    /// Serve this path instead, as a GET without a body (RFC 3875 §6.2.2);
+    /// the dispatcher bounds how many times it follows one.
+    LocalRedirect {
+        /// An absolute path, still percent-encoded.
+        path: String,
+        /// The query string, if any.
+        query: Option<String>,
+    },
+}
+
+/// Runs requests through plugins; one per server, shared by all connections.
+#[derive(Debug)]
+pub struct Gateway {
+    runtime: Arc<Runtime>,
+    dev: bool,
+}
+
+impl Gateway {
+    /// `dev` puts failure details into error pages (never in production: a
+    /// guest's error text may reveal its configuration).
+    pub fn new(runtime: Arc<Runtime>, dev: bool) -> Gateway {
+        Gateway { runtime, dev }
+    }
+
+    /// Run `m`'s plugin for `req` with `body` (already read, and bounded by
+    /// the plugin's `max_body`, by the dispatcher) on stdin.
+    pub async fn handle(&self, req: &Request, m: &RouteMatch, body: Bytes) -> Outcome {
+        let plugin = &m.plugin;
+        let Ok(permit) = plugin.gate.acquire().await else {
+            tracing::warn!(
+                route = %plugin.route,
+                request_id = req.id,
+                "plugin busy: its queue is full, answering 503"
+            );
+            let mut response = Response::error_page(503);
+            response.headers.push("Retry-After", "1");
+            return Outcome::Respond(response);
+        };
+        let mount = Mount {
+            name: &plugin.name,
+            script_name: &m.script_name,
+            path_info: &m.path_info,
+            raw_path_info: &m.raw_path_info,
+        };
+        let policy = EnvPolicy {
+            pass_authorization: plugin.config.pass_authorization,
+            sidecar: &plugin.config.env,
+        };
+        let invocation = Invocation {
+            args: cgi::argv(&plugin.name, req.query.as_deref()),
+            env: cgi::meta_variables(req, mount, body.len(), policy),
+            stdin: body,
+            preopens: plugin.config.preopens.clone(),
+            log_tag: format!("{} req {}", plugin.route, req.id),
+        };
+        let result = self
+            .runtime
+            .run(&plugin.module, invocation, &plugin.config.limits)
+            .await;
+        drop(permit);
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => {
+                let status = match err {
+                    RunError::Timeout => 504,
+                    RunError::StdoutTooLarge | RunError::MemoryLimit | RunError::Trap(_) => 502,
+                };
+                return Outcome::Respond(self.failure(plugin, req, status, &err.to_string()));
+            }
+        };
+        let exit_code = output.exit_code;
+        match cgi::output::parse(&output.stdout) {
+            Ok((reply, body_start)) => {
+                if exit_code != 0 {
+                    tracing::warn!(
+                        route = %plugin.route,
+                        request_id = req.id,
+                        exit_code,
+                        "plugin exited with a non-zero status after a complete response; serving it"
+                    );
+                }
+                Outcome::from_reply(reply, output.stdout.slice(body_start..))
+            }
+            Err(err) => {
+                let detail = if exit_code == 0 {
+                    format!("malformed CGI response: {err}")
+                } else {
+                    format!("exited with status {exit_code} without a complete response ({err})")
+                };
+                Outcome::Respond(self.failure(plugin, req, 502, &detail))
+            }
+        }
+    }
+
+    /// Log why `plugin` failed `req` and build the page the client gets.
+    fn failure(&self, plugin: &Plugin, req: &Request, status: u16, detail: &str) -> Response {
+        tracing::warn!(
+            route = %plugin.route,
+            request_id = req.id,
+            status,
+            "plugin failed: {detail}"
+        );
+        let mut response = Response::error_page(status);
+        if self.dev {
+            let mut page = String::with_capacity(256 + detail.len());
+            let _ = write!(
+                page,
+                "<!DOCTYPE html>\n<html><head><title>{status}</title></head>\n\
+                 <body><h1>{status} {}</h1>\n<p>Plugin <code>",
+                crate::http::reason_phrase(status),
+            );
+            escape_html(&mut page, &plugin.route);
+            page.push_str("</code> failed (shown because the server runs with --dev):</p>\n<pre>");
+            escape_html(&mut page, detail);
+            page.push_str("</pre></body></html>\n");
+            response.body = Body::Bytes(Bytes::from(page));
+        }
+        response
+    }
+}
+
+impl Outcome {
+    /// The dispatcher's instruction for a valid CGI reply with `body`.
+    fn from_reply(reply: Reply, body: Bytes) -> Outcome {
+        match reply {
+            Reply::LocalRedirect { path, query } => Outcome::LocalRedirect { path, query },
+            Reply::Document {
+                status,
+                reason,
+                headers,
+            } => {
+                // 204 and 304 never carry a body; whatever the guest printed
+                // after the head is not sent.
+                let body = if body.is_empty() || matches!(status, 204 | 304) {
+                    Body::Empty
+                } else {
+                    Body::Bytes(body)
+                };
+                Outcome::Respond(Response {
+                    status,
+                    reason,
+                    headers,
+                    body,
+                    close: false,
+                })
+            }
+        }
+    }
+}
+
+/// Escape text for an HTML element body: written here because the only
+/// untrusted text the server ever puts into HTML is this one detail line.
+fn escape_html(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Headers, Version};
+    use crate::plugins::{Gate, PluginConfig, PluginDefaults};
+    use crate::runtime::RuntimeConfig;
+
+    fn runtime() -> Arc<Runtime> {
+        let config = RuntimeConfig {
+            max_memory: 16 << 20,
+            max_instances: 4,
+            cache_dir: None,
+        };
+        Arc::new(Runtime::new(&config).unwrap())
+    }
+
+    /// A match for `/NAME` running `tests/fixtures/NAME.wat`.
+    fn fixture_match(
+        runtime: &Runtime,
+        name: &str,
+        tune: impl FnOnce(&mut PluginConfig),
+    ) -> RouteMatch {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(format!("{name}.wat"));
+        let wasm = wat::parse_file(&file).unwrap();
+        let mut config = PluginConfig::from_defaults(&PluginDefaults::default());
+        config.limits.max_memory = 16 << 20;
+        tune(&mut config);
+        let plugin = Plugin {
+            route: format!("/{name}"),
+            name: name.to_owned(),
+            file,
+            hash: "test".to_owned(),
+            module: runtime.compile(&wasm).unwrap(),
+            gate: Gate::new(config.max_concurrency, config.max_queue),
+            config,
+        };
+        RouteMatch {
+            plugin: Arc::new(plugin),
+            script_name: format!("/{name}"),
+            path_info: String::new(),
+            raw_path_info: String::new(),
+        }
+    }
+
+    fn get(path: &str) -> Request {
+        let mut headers = Headers::new();
+        headers.push("Host", "localhost");
+        Request {
+            method: "GET".into(),
+            target: path.into(),
+            path: path.into(),
+            query: None,
+            version: Version::Http11,
+            headers,
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:2".parse().unwrap(),
+            id: 1,
+        }
+    }
+
+    fn body_of(r: Response) -> Bytes {
+        match r.body {
+            Body::Bytes(b) => b,
+            other => panic!("status {}, body {other:?}", r.status),
+        }
+    }
+
+    #[tokio::test]
+    async fn fixtures_map_to_their_status() {
+        let runtime = runtime();
+        let gateway = Gateway::new(Arc::clone(&runtime), false);
+        let cases: &[(&str, u16)] = &[
+            ("loop", 504),
+            ("trap", 502),
+            ("memory_grab", 502),
+            ("stdout_flood", 502),
+            ("header_injection", 502),
+            ("missing_blank_line", 502),
+            ("no_content_type", 502),
+            ("bad_status", 502),
+            ("exit_1", 502),
+            ("exit_1_with_response", 200),
+            ("stderr_spam", 200),
+            ("args", 200),
+            ("cat", 200),
+        ];
+        for &(name, status) in cases {
+            let m = fixture_match(&runtime, name, |c| {
+                c.limits.timeout = std::time::Duration::from_millis(200);
+                c.limits.max_memory = 4 << 20;
+                c.limits.max_stdout = 64 << 10;
+            });
+            let req = get(&format!("/{name}"));
+            match gateway.handle(&req, &m, Bytes::new()).await {
+                Outcome::Respond(r) => assert_eq!(r.status, status, "{name}"),
+                Outcome::LocalRedirect { .. } => panic!("{name}: unexpected redirect"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn dev_pages_carry_the_escaped_detail() {
+        let runtime = runtime();
+        let m = fixture_match(&runtime, "no_content_type", |_| {});
+        let req = get("/no_content_type");
+        for (dev, shown) in [(false, false), (true, true)] {
+            let gateway = Gateway::new(Arc::clone(&runtime), dev);
+            let Outcome::Respond(r) = gateway.handle(&req, &m, Bytes::new()).await else {
+                panic!("unexpected redirect");
+            };
+            let Body::Bytes(page) = r.body else {
+                panic!("no page");
+            };
+            let page = String::from_utf8_lossy(&page);
+            assert_eq!(page.contains("no Content-Type"), shown, "{page}");
+        }
+    }
+
+    #[tokio::test]
+    async fn argv_and_stdin_reach_the_guest() {
+        let runtime = runtime();
+        let gateway = Gateway::new(Arc::clone(&runtime), false);
+        let mut req = get("/args");
+        req.query = Some("a+b%21".into());
+        let m = fixture_match(&runtime, "args", |_| {});
+        let Outcome::Respond(r) = gateway.handle(&req, &m, Bytes::new()).await else {
+            panic!("unexpected redirect");
+        };
+        assert_eq!(body_of(r), "args\na\nb!\n");
+        let m = fixture_match(&runtime, "cat", |_| {});
+        let body = Bytes::from((0..=255u8).cycle().take(100_000).collect::<Vec<u8>>());
+        let Outcome::Respond(r) = gateway.handle(&get("/cat"), &m, body.clone()).await else {
+            panic!("unexpected redirect");
+        };
+        assert_eq!(body_of(r), body);
+    }
+
+    #[test]
+    fn html_escaping() {
+        let mut out = String::new();
+        escape_html(&mut out, "<script>alert('x') & \"y\"</script>");
+        assert_eq!(
+            out,
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn bodyless_statuses_drop_the_guest_body() {
+        let reply = |status| Reply::Document {
+            status,
+            reason: None,
+            headers: crate::http::Headers::new(),
+        };
+        let Outcome::Respond(r) = Outcome::from_reply(reply(204), Bytes::from_static(b"x")) else {
+            panic!("not a response");
+        };
+        assert!(matches!(r.body, Body::Empty));
+        let Outcome::Respond(r) = Outcome::from_reply(reply(200), Bytes::from_static(b"x")) else {
+            panic!("not a response");
+        };
+        assert_eq!(r.body.len(), 1);
+    }
+}

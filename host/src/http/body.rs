@@ -1,0 +1,369 @@
+//! Reading a request body, bounded in size and in total time.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::time::Instant;
+
+use super::chunked::{Chunk, ChunkedDecoder};
+use super::head::Framing;
+use super::io::{ConnIo, ReadError};
+use super::Limits;
+
+/// The interim response sent when a client waiting on `Expect:
+/// 100-continue` is first asked for its body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// Most capacity reserved up front for a declared length; a body grows
+/// beyond it only as its bytes actually arrive.
+const INITIAL_BODY_CAPACITY: u64 = 1024 * 1024;
+/// Capacity reserved before each direct read of a length-delimited body.
+const READ_RESERVE: u64 = 64 * 1024;
+
+/// Why a body could not be read; each kind maps to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Larger than the limit the service asked for: 413.
+    #[error("request body larger than {limit} bytes")]
+    TooLarge {
+        /// The limit that was exceeded.
+        limit: u64,
+    },
+    /// The client did not deliver the body in time: 408.
+    #[error("request body not received in time")]
+    Timeout,
+    /// Malformed chunked framing: 400.
+    #[error("malformed chunked body: {0}")]
+    Malformed(&'static str),
+    /// The connection failed or closed early.
+    #[error("connection error while reading body: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl BodyError {
+    /// The status code this failure answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            BodyError::TooLarge { .. } => 413,
+            BodyError::Timeout => 408,
+            BodyError::Malformed(_) => 400,
+            BodyError::Io(_) => 400,
+        }
+    }
+}
+
+/// The body of the current request. Reading it sends `100 Continue` first when
+/// the client asked for it.
+pub struct RequestBody<'c> {
+    source: Source<'c>,
+    state: BodyState,
+}
+
+enum Source<'c> {
+    /// Streamed from the client connection.
+    Conn(&'c mut ConnIo),
+    /// Already in memory (the `run` subcommand, tests).
+    Memory(Bytes),
+}
+
+/// What is left of a body to read, without the borrow of the connection, so
+/// the loop can write the response and then drain what the service left.
+#[derive(Debug)]
+pub(crate) struct BodyState {
+    remaining: Remaining,
+    declared: Option<u64>,
+    continue_pending: bool,
+    body_timeout: Duration,
+    deadline: Option<Instant>,
+    /// A read failed part-way: the framing position is unknown.
+    broken: bool,
+}
+
+#[derive(Debug)]
+enum Remaining {
+    Nothing,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+impl RequestBody<'_> {
+    /// The body of a request just parsed from `io`.
+    pub(crate) fn from_conn(
+        io: &mut ConnIo,
+        framing: Framing,
+        expect_continue: bool,
+        body_timeout: Duration,
+    ) -> RequestBody<'_> {
+        let (remaining, declared) = match framing {
+            Framing::None => (Remaining::Nothing, Some(0)),
+            Framing::Length(n) => (Remaining::Length(n), Some(n)),
+            Framing::Chunked => (Remaining::Chunked(ChunkedDecoder::new()), None),
+        };
+        RequestBody {
+            source: Source::Conn(io),
+            state: BodyState {
+                continue_pending: expect_continue && !matches!(remaining, Remaining::Nothing),
+                remaining,
+                declared,
+                body_timeout,
+                deadline: None,
+                broken: false,
+            },
+        }
+    }
+
+    /// A body that is already in memory, for running a [`super::Service`]
+    /// without a connection (the `run` subcommand, tests).
+    pub fn from_bytes(body: Bytes) -> RequestBody<'static> {
+        let len = body.len() as u64;
+        RequestBody {
+            source: Source::Memory(body),
+            state: BodyState {
+                remaining: if len == 0 {
+                    Remaining::Nothing
+                } else {
+                    Remaining::Length(len)
+                },
+                declared: Some(len),
+                continue_pending: false,
+                body_timeout: Limits::BODY_TIMEOUT,
+                deadline: None,
+                broken: false,
+            },
+        }
+    }
+
+    /// The declared length (`Content-Length`), `None` for chunked bodies.
+    pub fn declared_len(&self) -> Option<u64> {
+        self.state.declared
+    }
+
+    /// Whether the request has a body at all (a `Content-Length` above 0 or
+    /// chunked framing).
+    pub fn is_present(&self) -> bool {
+        self.state.declared != Some(0)
+    }
+
+    /// Read the whole body, de-chunked, refusing more than `limit` bytes.
+    /// A declared length above `limit` fails before anything is read (and
+    /// before `100 Continue` is sent). Once the body was read, further calls
+    /// return an empty body.
+    pub async fn read_to_end(&mut self, limit: u64) -> Result<Bytes, BodyError> {
+        if self.state.broken {
+            return Err(BodyError::Io(io::Error::other(
+                "request body already failed",
+            )));
+        }
+        if let Remaining::Length(n) = self.state.remaining {
+            if n > limit {
+                return Err(BodyError::TooLarge { limit });
+            }
+        }
+        let io = match &mut self.source {
+            Source::Memory(bytes) => {
+                self.state.remaining = Remaining::Nothing;
+                return Ok(std::mem::take(bytes));
+            }
+            Source::Conn(io) => &mut **io,
+        };
+        if matches!(self.state.remaining, Remaining::Nothing) {
+            return Ok(Bytes::new());
+        }
+        let result = self.state.read_from(io, limit).await;
+        if result.is_err() {
+            self.state.broken = true;
+        }
+        result
+    }
+
+    /// Give up the connection borrow, keeping what is left to drain.
+    pub(crate) fn into_state(self) -> BodyState {
+        self.state
+    }
+}
+
+impl BodyState {
+    async fn read_from(&mut self, io: &mut ConnIo, limit: u64) -> Result<Bytes, BodyError> {
+        if self.continue_pending {
+            self.continue_pending = false;
+            // A client that already sent body bytes is not waiting for 100.
+            if io.rbuf.is_empty() {
+                io.wbuf.extend_from_slice(CONTINUE);
+                io.flush().await?;
+            }
+        }
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.body_timeout);
+        match &mut self.remaining {
+            Remaining::Nothing => Ok(Bytes::new()),
+            Remaining::Length(remaining) => {
+                let mut out =
+                    BytesMut::with_capacity(to_usize((*remaining).min(INITIAL_BODY_CAPACITY)));
+                let buffered = to_usize(*remaining).min(io.rbuf.len());
+                out.extend_from_slice(&io.rbuf[..buffered]);
+                io.rbuf.advance(buffered);
+                *remaining -= buffered as u64;
+                while *remaining > 0 {
+                    out.reserve(to_usize((*remaining).min(READ_RESERVE)));
+                    let n = io
+                        .read_direct(&mut out, to_usize(*remaining), deadline)
+                        .await
+                        .map_err(body_read_error)?;
+                    if n == 0 {
+                        return Err(body_read_error_eof());
+                    }
+                    *remaining -= n as u64;
+                }
+                self.remaining = Remaining::Nothing;
+                Ok(out.freeze())
+            }
+            Remaining::Chunked(decoder) => {
+                let mut out = BytesMut::new();
+                loop {
+                    let (used, chunk) = decoder.decode(&io.rbuf).map_err(BodyError::Malformed)?;
+                    match chunk {
+                        Chunk::Data(data) => {
+                            if (out.len() + data.len()) as u64 > limit {
+                                return Err(BodyError::TooLarge { limit });
+                            }
+                            out.extend_from_slice(data);
+                            io.rbuf.advance(used);
+                        }
+                        Chunk::Done => {
+                            io.rbuf.advance(used);
+                            break;
+                        }
+                        Chunk::NeedMore => {
+                            io.rbuf.advance(used);
+                            let n = io.read_more(deadline).await.map_err(body_read_error)?;
+                            if n == 0 {
+                                return Err(body_read_error_eof());
+                            }
+                        }
+                    }
+                }
+                self.remaining = Remaining::Nothing;
+                Ok(out.freeze())
+            }
+        }
+    }
+
+    /// Whether body bytes may still be on their way from the client.
+    pub(crate) fn has_unread(&self) -> bool {
+        match &self.remaining {
+            Remaining::Nothing => false,
+            Remaining::Length(n) => *n > 0,
+            Remaining::Chunked(d) => !d.is_done(),
+        }
+    }
+
+    /// Whether the connection must close after this response rather than
+    /// drain the unread body: the framing position is lost, the client is
+    /// still waiting for `100 Continue` (draining would wait for a body it
+    /// may never send), or there is more left than is worth reading.
+    pub(crate) fn must_close(&self) -> bool {
+        if self.broken {
+            return true;
+        }
+        if !self.has_unread() {
+            return false;
+        }
+        self.continue_pending
+            || matches!(self.remaining, Remaining::Length(n) if n > Limits::MAX_DRAIN)
+    }
+
+    /// Discard the unread rest of the body, so the next request starts at the
+    /// right byte. Bounded by [`Limits::MAX_DRAIN`] bytes and the body
+    /// timeout; `false` means the connection must close instead.
+    pub(crate) async fn drain(&mut self, io: &mut ConnIo) -> bool {
+        if self.must_close() {
+            return false;
+        }
+        if !self.has_unread() {
+            return true;
+        }
+        let deadline = Instant::now() + self.body_timeout;
+        let mut budget = Limits::MAX_DRAIN;
+        loop {
+            match &mut self.remaining {
+                Remaining::Nothing => return true,
+                Remaining::Length(remaining) => {
+                    let take = to_usize(*remaining).min(io.rbuf.len());
+                    io.rbuf.advance(take);
+                    *remaining -= take as u64;
+                    if *remaining == 0 {
+                        return true;
+                    }
+                }
+                Remaining::Chunked(decoder) => {
+                    let Ok((used, chunk)) = decoder.decode(&io.rbuf) else {
+                        return false;
+                    };
+                    let done = chunk == Chunk::Done;
+                    let need_more = chunk == Chunk::NeedMore;
+                    io.rbuf.advance(used);
+                    budget = match budget.checked_sub(used as u64) {
+                        Some(b) => b,
+                        None => return false,
+                    };
+                    if done {
+                        return true;
+                    }
+                    if !need_more {
+                        continue;
+                    }
+                }
+            }
+            match io.read_more(deadline).await {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn body_read_error(e: ReadError) -> BodyError {
+    match e {
+        ReadError::Timeout => BodyError::Timeout,
+        ReadError::Io(e) => BodyError::Io(e),
+    }
+}
+
+fn body_read_error_eof() -> BodyError {
+    BodyError::Io(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "client closed the connection mid-body",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_memory_body() {
+        let mut body = RequestBody::from_bytes(Bytes::from_static(b"hello"));
+        assert_eq!(body.declared_len(), Some(5));
+        assert!(body.is_present());
+        assert!(matches!(
+            body.read_to_end(4).await,
+            Err(BodyError::TooLarge { limit: 4 })
+        ));
+        assert_eq!(&body.read_to_end(5).await.unwrap()[..], b"hello");
+        assert!(body.read_to_end(5).await.unwrap().is_empty());
+        let empty = RequestBody::from_bytes(Bytes::new());
+        assert!(!empty.is_present());
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(BodyError::TooLarge { limit: 1 }.status(), 413);
+        assert_eq!(BodyError::Timeout.status(), 408);
+        assert_eq!(BodyError::Malformed("x").status(), 400);
+    }
+}

@@ -1,0 +1,254 @@
+//! The socket side of one connection: a reused read buffer, a reused write
+//! buffer, deadline-bounded reads and writes, and zero-copy file sending.
+
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+use super::FileBody;
+
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 8 * 1024;
+/// Largest in-memory body copied into the write buffer behind its head (one
+/// `write`); larger ones go out with `writev` straight from their `Bytes`.
+pub(crate) const COPY_BODY_MAX: usize = 16 * 1024;
+/// Bytes per `sendfile` call, so one large file cannot monopolise a worker
+/// thread between cooperative yields.
+const SENDFILE_CHUNK: usize = 1 << 20;
+/// Buffer for the read+write fallback when `sendfile` is unavailable.
+const FALLBACK_CHUNK: usize = 64 * 1024;
+
+/// Why a read did not deliver bytes.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The deadline passed first.
+    Timeout,
+    /// The socket failed, or pending output could not be written.
+    Io(io::Error),
+}
+
+/// One client connection.
+pub(crate) struct ConnIo {
+    stream: TcpStream,
+    /// Bytes received and not consumed yet (pipelined heads, body bytes).
+    pub(crate) rbuf: BytesMut,
+    /// Response bytes not written yet; flushed before any wait on the client.
+    pub(crate) wbuf: Vec<u8>,
+    send_timeout: Duration,
+}
+
+impl ConnIo {
+    /// Wrap an accepted stream.
+    pub(crate) fn new(stream: TcpStream, send_timeout: Duration) -> Self {
+        ConnIo {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: Vec::with_capacity(1024),
+            send_timeout,
+        }
+    }
+
+    /// Read more bytes into `rbuf` before `deadline`; `Ok(0)` is end of
+    /// stream. Pending output is flushed first: a client may be waiting for
+    /// it before it sends more.
+    pub(crate) async fn read_more(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+        self.flush().await.map_err(ReadError::Io)?;
+        self.read_into_rbuf(deadline).await
+    }
+
+    /// The read half of [`ConnIo::read_more`], with nothing to flush; kept
+    /// separate so a caller can flush, then race this against shutdown.
+    pub(crate) async fn read_into_rbuf(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+        self.rbuf.reserve(READ_CHUNK);
+        match timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await {
+            Ok(result) => result.map_err(ReadError::Io),
+            Err(_) => Err(ReadError::Timeout),
+        }
+    }
+
+    /// Read into `dst` (a body buffer, skipping `rbuf`) before `deadline`.
+    pub(crate) async fn read_direct(
+        &mut self,
+        dst: &mut BytesMut,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<usize, ReadError> {
+        self.flush().await.map_err(ReadError::Io)?;
+        let mut limited = bytes::BufMut::limit(dst, max);
+        match timeout_at(deadline, self.stream.read_buf(&mut limited)).await {
+            Ok(result) => result.map_err(ReadError::Io),
+            Err(_) => Err(ReadError::Timeout),
+        }
+    }
+
+    /// Write all of `wbuf`.
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let result = write_all(
+            &self.stream,
+            &mut [IoSlice::new(&self.wbuf)],
+            self.send_timeout,
+        )
+        .await;
+        self.wbuf.clear();
+        result
+    }
+
+    /// Write `wbuf` followed by `body` with vectored writes, no copy.
+    pub(crate) async fn flush_with(&mut self, body: &[u8]) -> io::Result<()> {
+        let result = write_all(
+            &self.stream,
+            &mut [IoSlice::new(&self.wbuf), IoSlice::new(body)],
+            self.send_timeout,
+        )
+        .await;
+        self.wbuf.clear();
+        result
+    }
+
+    /// Flush `wbuf`, then send the file region with `sendfile(2)`: the bytes
+    /// go from the page cache to the socket without entering user space.
+    /// Falls back to positioned reads and writes where `sendfile` refuses
+    /// the file. The file must hold `len` bytes from `offset`: the head
+    /// already promised them, so a shorter file is an error.
+    pub(crate) async fn send_file(&mut self, file: &FileBody) -> io::Result<()> {
+        self.flush().await?;
+        let Ok(mut offset) = libc::off_t::try_from(file.offset) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "file offset too large",
+            ));
+        };
+        let mut remaining = file.len;
+        let socket = self.stream.as_raw_fd();
+        let source = file.file.as_raw_fd();
+        let mut stalled_since: Option<Instant> = None;
+        let mut first = true;
+        while remaining > 0 {
+            let count =
+                usize::try_from(remaining).map_or(SENDFILE_CHUNK, |r| r.min(SENDFILE_CHUNK));
+            let sent = self.stream.try_io(Interest::WRITABLE, || {
+                // SAFETY: both descriptors are open for the whole call (the
+                // stream and the file are borrowed from `self` and `file`),
+                // and `offset` is a live local the kernel updates in place.
+                let n = unsafe { libc::sendfile(socket, source, &mut offset, count) };
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            });
+            match sent {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than announced",
+                    ))
+                }
+                Ok(n) => {
+                    remaining -= n as u64;
+                    stalled_since = None;
+                    first = false;
+                    tokio::task::consume_budget().await;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    wait_writable(&self.stream, since + self.send_timeout).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if first && sendfile_unsupported(&e) => {
+                    tracing::debug!(error = %e, "sendfile unavailable for this file; copying instead");
+                    return self.copy_file(file).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The fallback: read the file in chunks and write them. The reads are
+    /// plain blocking `pread`s, as nginx does without thread pools: static
+    /// files are expected in the page cache.
+    async fn copy_file(&mut self, file: &FileBody) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.wbuf);
+        let mut offset = file.offset;
+        let end = file.offset.saturating_add(file.len);
+        let result = async {
+            while offset < end {
+                let want =
+                    usize::try_from(end - offset).map_or(FALLBACK_CHUNK, |r| r.min(FALLBACK_CHUNK));
+                buf.resize(want, 0);
+                let n = file.file.read_at(&mut buf, offset)?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shorter than announced",
+                    ));
+                }
+                write_all(
+                    &self.stream,
+                    &mut [IoSlice::new(&buf[..n])],
+                    self.send_timeout,
+                )
+                .await?;
+                offset += n as u64;
+            }
+            Ok(())
+        }
+        .await;
+        buf.clear();
+        self.wbuf = buf;
+        result
+    }
+
+    /// Half-close the write side so the client sees end of stream after the
+    /// last response, while we can still read what it sends.
+    pub(crate) async fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+fn sendfile_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+    )
+}
+
+async fn wait_writable(stream: &TcpStream, deadline: Instant) -> io::Result<()> {
+    match timeout_at(deadline, stream.writable()).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")),
+    }
+}
+
+/// Write every byte of `bufs`, trying the socket directly before involving
+/// the reactor or a timer; fails if no progress is made for `send_timeout`.
+async fn write_all(
+    stream: &TcpStream,
+    mut bufs: &mut [IoSlice<'_>],
+    send_timeout: Duration,
+) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    let mut stalled_since: Option<Instant> = None;
+    while !bufs.is_empty() {
+        match stream.try_write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                IoSlice::advance_slices(&mut bufs, n);
+                stalled_since = None;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                wait_writable(stream, since + send_timeout).await?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! The route table: an immutable snapshot mapping URL paths to plugins.
+//! Lookups walk a trie of path segments, so the longest mount wins and
+//! `/hello` never matches `/helloworld`; a request holds one snapshot for its
+//! whole life, so a reload never shows it a half-updated table.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Plugin;
+
+/// The result of routing a request path.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// The path is served by a plugin.
+    Plugin(RouteMatch),
+    /// No plugin mount covers the path (static files take it).
+    NotPlugin,
+    /// The path is under a plugin mount but its rest cannot become a
+    /// `PATH_INFO`: bad %-encoding, an encoded `/` (`%2F`), NUL, or bytes
+    /// that are not UTF-8. The gateway answers 400.
+    BadPath,
+}
+
+/// A request path matched to a plugin.
+#[derive(Debug, Clone)]
+pub struct RouteMatch {
+    /// The plugin, kept alive by the request even if a reload replaces it.
+    pub plugin: Arc<Plugin>,
+    /// `SCRIPT_NAME`: the plugin's mount, e.g. `/api/users`.
+    pub script_name: String,
+    /// `PATH_INFO`: the rest of the path, percent-decoded (may be empty).
+    pub path_info: String,
+    /// The rest of the path as the client sent it (WAGI's `X_RAW_PATH_INFO`).
+    pub raw_path_info: String,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    plugin: Option<Arc<Plugin>>,
+    children: HashMap<Box<str>, Node>,
+}
+
+/// An immutable snapshot of every plugin route.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    root: Node,
+    /// Sorted by route, for stable listings.
+    plugins: Vec<Arc<Plugin>>,
+}
+
+impl RouteTable {
+    /// A table with these plugins. Routes must be unique (the folder scan
+    /// guarantees it: one file, one route); a later duplicate replaces an
+    /// earlier one.
+    pub fn new(mut plugins: Vec<Arc<Plugin>>) -> Self {
+        plugins.sort_by(|a, b| a.route.cmp(&b.route));
+        plugins.dedup_by(|later, earlier| {
+            let same = later.route == earlier.route;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        let mut root = Node::default();
+        for plugin in &plugins {
+            let mut node = &mut root;
+            for seg in plugin.route.split('/').filter(|s| !s.is_empty()) {
+                node = node.children.entry(seg.into()).or_default();
+            }
+            node.plugin = Some(plugin.clone());
+        }
+        Self { root, plugins }
+    }
+
+    /// Every plugin, sorted by route (for the start-up banner and reloads).
+    pub fn routes(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.plugins.iter()
+    }
+
+    /// The plugin mounted exactly at `route`, if any.
+    pub fn get(&self, route: &str) -> Option<&Arc<Plugin>> {
+        self.plugins
+            .binary_search_by(|p| p.route.as_str().cmp(route))
+            .ok()
+            .map(|i| &self.plugins[i])
+    }
+
+    /// How many plugins are mounted.
+    pub fn len(&self) -> usize {
+        self.plugins.len()
+    }
+
+    /// Whether no plugin is mounted.
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty()
+    }
+
+    /// Raw (still percent-encoded) request path, without the query → the
+    /// longest plugin mount at a segment boundary. A `?query` is ignored if
+    /// present. Mount segments are compared after decoding, so `/hell%6F`
+    /// reaches `/hello`.
+    pub fn lookup(&self, raw_path: &str) -> Lookup {
+        if self.root.children.is_empty() {
+            return Lookup::NotPlugin;
+        }
+        let path = raw_path.split_once('?').map_or(raw_path, |(p, _)| p);
+        if !path.starts_with('/') {
+            return Lookup::NotPlugin;
+        }
+        let mut node = &self.root;
+        let mut best: Option<(&Arc<Plugin>, usize)> = None;
+        let mut pos = 1;
+        loop {
+            let end = path[pos..].find('/').map_or(path.len(), |i| pos + i);
+            let Some(seg) = decode(&path[pos..end]) else {
+                break;
+            };
+            let Some(child) = node.children.get(&*seg) else {
+                break;
+            };
+            node = child;
+            if let Some(plugin) = &node.plugin {
+                best = Some((plugin, end));
+            }
+            if end == path.len() {
+                break;
+            }
+            pos = end + 1;
+        }
+        let Some((plugin, end)) = best else {
+            return Lookup::NotPlugin;
+        };
+        let raw_path_info = &path[end..];
+        match decode(raw_path_info) {
+            Some(path_info) => Lookup::Plugin(RouteMatch {
+                plugin: plugin.clone(),
+                script_name: plugin.route.clone(),
+                path_info: path_info.into_owned(),
+                raw_path_info: raw_path_info.to_owned(),
+            }),
+            None => Lookup::BadPath,
+        }
+    }
+}
+
+/// Whether `s` can be one segment of a route: RFC 3986 unreserved
+/// characters only (so its encoded and decoded forms agree), not hidden.
+pub fn is_safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+/// Strict percent-decoding of a path piece. Hand-written because the
+/// `percent-encoding` crate passes malformed escapes through unchanged, and
+/// here they must be refused, as must an encoded `/` (it would change the
+/// path's structure), NUL, and anything that is not UTF-8 (CGI variables are
+/// strings).
+fn decode(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.contains('%') {
+        return (!raw.contains('\0')).then_some(Cow::Borrowed(raw));
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hi = hex(*bytes.get(i + 1)?)?;
+            let lo = hex(*bytes.get(i + 2)?)?;
+            let decoded = hi << 4 | lo;
+            if decoded == b'/' {
+                return None;
+            }
+            out.push(decoded);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    if out.contains(&0) {
+        return None;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decoding_is_strict() {
+        assert_eq!(decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(decode("plain").as_deref(), Some("plain"));
+        assert_eq!(decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(decode("%zz"), None);
+        assert_eq!(decode("%4"), None);
+        assert_eq!(decode("a%2Fb"), None);
+        assert_eq!(decode("a%2fb"), None);
+        assert_eq!(decode("%00"), None);
+        assert_eq!(decode("a\0"), None);
+        assert_eq!(decode("%FF"), None);
+    }
+
+    #[test]
+    fn safe_segments() {
+        assert!(is_safe_segment("hello"));
+        assert!(is_safe_segment("hello-c"));
+        assert!(is_safe_segment("v1.2_x~y"));
+        assert!(!is_safe_segment(""));
+        assert!(!is_safe_segment(".hidden"));
+        assert!(!is_safe_segment("a b"));
+        assert!(!is_safe_segment("a%20"));
+        assert!(!is_safe_segment("é"));
+        assert!(!is_safe_segment("a?b"));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics_and_never_yields_slash_or_nul(s in "\\PC*") {
+            if let Some(d) = decode(&s) {
+                prop_assert!(!d.contains('\0'));
+                prop_assert!(!d.contains('/') || s.contains('/'));
+            }
+        }
+    }
+}

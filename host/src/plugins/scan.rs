@@ -1,0 +1,266 @@
+//! Walking `plugins/`: which files would make which routes, and a cheap
+//! fingerprint of each so unchanged files are not read again.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::route::is_safe_segment;
+
+/// Deepest folder nesting scanned (a route has at most this many segments).
+pub const MAX_DEPTH: usize = 16;
+/// Most plugin files in one folder tree; the rest are skipped with a note.
+pub const MAX_PLUGINS: usize = 10_000;
+
+/// What identifies one version of a file without reading it: any write,
+/// truncation, or replacement by rename changes at least one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64, i64, i64),
+}
+
+impl FileStamp {
+    pub(super) fn of(meta: &Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A plugin file and its sidecar, as found on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Fingerprint {
+    pub wasm: FileStamp,
+    pub sidecar: Option<FileStamp>,
+}
+
+/// A `.wasm` file that would make a route.
+#[derive(Debug)]
+pub(super) struct Candidate {
+    pub route: String,
+    pub name: String,
+    pub wasm: PathBuf,
+    pub sidecar: PathBuf,
+    pub fingerprint: Fingerprint,
+}
+
+/// A `.wasm` file that cannot make a route, and why.
+#[derive(Debug)]
+pub(super) struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Everything found in one walk.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub candidates: Vec<Candidate>,
+    pub skipped: Vec<Skipped>,
+}
+
+struct Pending {
+    dir: PathBuf,
+    route: String,
+    depth: usize,
+    /// Set when a folder on the way has a name that cannot be in a URL.
+    bad_folder: Option<PathBuf>,
+}
+
+/// Walks `root`. A missing root is an empty folder (the routes go away);
+/// any other error reading the root is returned; an unreadable subfolder is
+/// skipped with a note.
+pub(super) fn walk(root: &Path) -> io::Result<Found> {
+    let mut found = Found::default();
+    let mut stack = vec![Pending {
+        dir: root.to_owned(),
+        route: String::new(),
+        depth: 0,
+        bad_folder: None,
+    }];
+    while let Some(p) = stack.pop() {
+        let entries = match fs::read_dir(&p.dir) {
+            Ok(entries) => entries,
+            Err(e) if p.depth == 0 && e.kind() == io::ErrorKind::NotFound => return Ok(found),
+            Err(e) if p.depth == 0 => return Err(e),
+            Err(e) => {
+                found.skipped.push(Skipped {
+                    path: p.dir,
+                    reason: format!("cannot read the folder: {e}"),
+                });
+                continue;
+            }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            visit(&entry, &p, &mut stack, &mut found);
+        }
+    }
+    found.candidates.sort_by(|a, b| a.route.cmp(&b.route));
+    if found.candidates.len() > MAX_PLUGINS {
+        for c in found.candidates.drain(MAX_PLUGINS..) {
+            found.skipped.push(Skipped {
+                path: c.wasm,
+                reason: format!("more than {MAX_PLUGINS} plugins"),
+            });
+        }
+    }
+    Ok(found)
+}
+
+fn visit(entry: &fs::DirEntry, p: &Pending, stack: &mut Vec<Pending>, found: &mut Found) {
+    let path = entry.path();
+    let file_name = entry.file_name();
+    let Some(name) = file_name.to_str() else {
+        if path.extension().is_some_and(|e| e == "wasm") {
+            found.skipped.push(Skipped {
+                path,
+                reason: "the file name is not UTF-8".to_owned(),
+            });
+        }
+        return;
+    };
+    if name.starts_with('.') {
+        return;
+    }
+    let Ok(file_type) = entry.file_type() else {
+        return;
+    };
+    if file_type.is_dir() {
+        if p.depth + 1 >= MAX_DEPTH {
+            found.skipped.push(Skipped {
+                path,
+                reason: format!("folders nest deeper than {MAX_DEPTH}"),
+            });
+            return;
+        }
+        let bad_folder = p
+            .bad_folder
+            .clone()
+            .or_else(|| (!is_safe_segment(name)).then(|| path.clone()));
+        stack.push(Pending {
+            route: format!("{}/{name}", p.route),
+            dir: path,
+            depth: p.depth + 1,
+            bad_folder,
+        });
+        return;
+    }
+    let Some(stem) = name.strip_suffix(".wasm") else {
+        return;
+    };
+    // Follows a symlinked file; a symlinked folder is not entered (no loops).
+    let Ok(meta) = fs::metadata(&path) else {
+        return;
+    };
+    if !meta.is_file() {
+        return;
+    }
+    if let Some(folder) = &p.bad_folder {
+        found.skipped.push(Skipped {
+            path,
+            reason: format!(
+                "the folder name {:?} cannot be a URL segment (use letters, digits, - _ . ~)",
+                folder.file_name().unwrap_or_default()
+            ),
+        });
+        return;
+    }
+    if !is_safe_segment(stem) {
+        found.skipped.push(Skipped {
+            path,
+            reason: format!("{stem:?} cannot be a URL segment (use letters, digits, - _ . ~)"),
+        });
+        return;
+    }
+    let sidecar = path.with_extension("toml");
+    let sidecar_stamp = fs::metadata(&sidecar).ok().map(|m| FileStamp::of(&m));
+    found.candidates.push(Candidate {
+        route: format!("{}/{stem}", p.route),
+        name: stem.to_owned(),
+        fingerprint: Fingerprint {
+            wasm: FileStamp::of(&meta),
+            sidecar: sidecar_stamp,
+        },
+        wasm: path,
+        sidecar,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, b"x").unwrap();
+    }
+
+    #[test]
+    fn routes_follow_the_folder_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "hello.wasm",
+            "api/users.wasm",
+            "api/v1/items.wasm",
+            "api/users.toml",
+            "README.md",
+            ".hidden.wasm",
+            ".git/x.wasm",
+            "examples/hello/src/main.rs",
+            "bad name.wasm",
+            "my stuff/x.wasm",
+        ] {
+            touch(root, f);
+        }
+        let found = walk(root).unwrap();
+        let routes: Vec<_> = found.candidates.iter().map(|c| c.route.as_str()).collect();
+        assert_eq!(routes, ["/api/users", "/api/v1/items", "/hello"]);
+        let users = &found.candidates[0];
+        assert_eq!(users.name, "users");
+        assert!(users.fingerprint.sidecar.is_some());
+        assert!(found.candidates[2].fingerprint.sidecar.is_none());
+        let mut skipped: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [
+                PathBuf::from("bad name.wasm"),
+                PathBuf::from("my stuff/x.wasm")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let found = walk(&dir.path().join("nope")).unwrap();
+        assert!(found.candidates.is_empty());
+    }
+
+    #[test]
+    fn any_rewrite_changes_the_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wasm");
+        fs::write(&p, b"one").unwrap();
+        let before = FileStamp::of(&fs::metadata(&p).unwrap());
+        let tmp = dir.path().join(".a.tmp");
+        fs::write(&tmp, b"two").unwrap();
+        fs::rename(&tmp, &p).unwrap();
+        assert_ne!(before, FileStamp::of(&fs::metadata(&p).unwrap()));
+    }
+}

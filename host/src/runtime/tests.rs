@@ -1,0 +1,349 @@
+//! Hostile and friendly guests as inline WAT, run through the real engine.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+
+const PREAMBLE: &str = r#"
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read"
+    (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get"
+    (func $environ_sizes_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get"
+    (func $environ_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; write(fd, ptr, len) through an iovec at address 0
+  (func $write (param $fd i32) (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+"#;
+
+fn guest(body: &str) -> Vec<u8> {
+    wat::parse_str(format!("(module {PREAMBLE} {body})")).unwrap()
+}
+
+fn runtime() -> Runtime {
+    Runtime::new(&RuntimeConfig {
+        max_memory: 64 << 20,
+        max_instances: 16,
+        cache_dir: None,
+    })
+    .unwrap()
+}
+
+/// Generous, so no test depends on the machine's speed.
+fn limits() -> GuestLimits {
+    GuestLimits {
+        timeout: Duration::from_secs(20),
+        max_memory: 8 << 20,
+        max_stdout: 1 << 20,
+    }
+}
+
+/// For the guests that must be stopped.
+fn short() -> GuestLimits {
+    GuestLimits {
+        timeout: Duration::from_millis(200),
+        ..limits()
+    }
+}
+
+fn inv() -> Invocation {
+    Invocation {
+        args: vec!["test".to_owned()],
+        log_tag: "test".to_owned(),
+        ..Invocation::default()
+    }
+}
+
+async fn run_wat(body: &str, inv: Invocation) -> Result<GuestOutput, RunError> {
+    run_limited(body, inv, &limits()).await
+}
+
+async fn run_limited(
+    body: &str,
+    inv: Invocation,
+    limits: &GuestLimits,
+) -> Result<GuestOutput, RunError> {
+    let rt = runtime();
+    let module = rt.compile(&guest(body)).unwrap();
+    rt.run(&module, inv, limits).await
+}
+
+#[tokio::test]
+async fn hello_writes_stdout_and_exits_zero() {
+    let out = run_wat(
+        r#"(data (i32.const 100) "Content-Type: text/plain\n\nhi")
+           (func (export "_start") (call $write (i32.const 1) (i32.const 100) (i32.const 28)))"#,
+        inv(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(&out.stdout[..], b"Content-Type: text/plain\n\nhi");
+}
+
+#[tokio::test]
+async fn stdin_arrives_and_ends() {
+    // Read stdin in a loop into 1000.., echo each chunk, stop at EOF.
+    let body = r#"
+      (func (export "_start") (local $n i32)
+        (loop $more
+          (i32.store (i32.const 16) (i32.const 1000))
+          (i32.store (i32.const 20) (i32.const 3))
+          (drop (call $fd_read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 24)))
+          (local.set $n (i32.load (i32.const 24)))
+          (if (local.get $n) (then
+            (call $write (i32.const 1) (i32.const 1000) (local.get $n))
+            (br $more)))))"#;
+    let mut i = inv();
+    i.stdin = Bytes::from_static(b"hello body");
+    let out = run_wat(body, i).await.unwrap();
+    assert_eq!(&out.stdout[..], b"hello body");
+}
+
+#[tokio::test]
+async fn env_is_exactly_the_invocation_env() {
+    // environ_get fills a NUL-separated buffer at 2000; write it to stdout.
+    let body = r#"
+      (func (export "_start")
+        (drop (call $environ_sizes_get (i32.const 16) (i32.const 20)))
+        (drop (call $environ_get (i32.const 1000) (i32.const 2000)))
+        (call $write (i32.const 1) (i32.const 2000) (i32.load (i32.const 20))))"#;
+    let mut i = inv();
+    i.env = vec![("A".into(), "1".into()), ("B".into(), "x y".into())];
+    let out = run_wat(body, i).await.unwrap();
+    assert_eq!(&out.stdout[..], b"A=1\0B=x y\0");
+}
+
+#[tokio::test]
+async fn infinite_loop_times_out_and_is_stopped() {
+    let started = Instant::now();
+    let err = run_limited(r#"(func (export "_start") (loop (br 0)))"#, inv(), &short())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::Timeout), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_guest_asleep_in_a_host_call_times_out() {
+    // poll_oneoff on one relative clock subscription of 60 s.
+    let body = r#"
+      (func (export "_start")
+        (i64.store (i32.const 104) (i64.const 0))        ;; userdata
+        (i32.store8 (i32.const 112) (i32.const 0))       ;; tag: clock
+        (i32.store (i32.const 120) (i32.const 1))        ;; monotonic
+        (i64.store (i32.const 128) (i64.const 60000000000))
+        (i64.store (i32.const 136) (i64.const 0))
+        (i32.store16 (i32.const 144) (i32.const 0))      ;; relative
+        (drop (call $poll_oneoff (i32.const 104) (i32.const 208) (i32.const 1) (i32.const 304))))"#;
+    let started = Instant::now();
+    let err = run_limited(body, inv(), &short()).await.unwrap_err();
+    assert!(matches!(err, RunError::Timeout), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_busy_guest_does_not_hold_the_worker() {
+    // On a current-thread runtime, another task still runs while the guest spins.
+    let rt = runtime();
+    let module = rt
+        .compile(&guest(r#"(func (export "_start") (loop (br 0)))"#))
+        .unwrap();
+    let ticks = tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Instant::now()
+    });
+    let err = rt.run(&module, inv(), &short()).await.unwrap_err();
+    let ended = Instant::now();
+    assert!(matches!(err, RunError::Timeout));
+    assert!(ticks.await.unwrap() < ended);
+}
+
+#[tokio::test]
+async fn trap_is_a_trap() {
+    let err = run_wat(r#"(func (export "_start") unreachable)"#, inv())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RunError::Trap(d) if d.contains("unreachable")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn memory_grab_past_the_cap_is_memory_limit() {
+    let body = r#"
+      (func (export "_start")
+        (loop $grow
+          (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+        unreachable)"#;
+    let err = run_wat(body, inv()).await.unwrap_err();
+    assert!(matches!(err, RunError::MemoryLimit), "{err:?}");
+}
+
+#[tokio::test]
+async fn initial_memory_over_the_plugin_cap_is_memory_limit() {
+    let rt = runtime();
+    let wasm =
+        wat::parse_str(r#"(module (memory (export "memory") 256) (func (export "_start")))"#)
+            .unwrap();
+    let module = rt.compile(&wasm).unwrap();
+    let err = rt.run(&module, inv(), &limits()).await.unwrap_err();
+    assert!(matches!(err, RunError::MemoryLimit), "{err:?}");
+}
+
+#[tokio::test]
+async fn stdout_flood_is_too_large() {
+    let body = r#"
+      (func (export "_start")
+        (loop $more
+          (call $write (i32.const 1) (i32.const 1000) (i32.const 60000))
+          (br $more)))"#;
+    let err = run_wat(body, inv()).await.unwrap_err();
+    assert!(matches!(err, RunError::StdoutTooLarge), "{err:?}");
+}
+
+#[tokio::test]
+async fn stderr_flood_is_bounded_and_harmless() {
+    let body = r#"
+      (data (i32.const 100) "line\n")
+      (func (export "_start") (local $i i32)
+        (loop $more
+          (call $write (i32.const 2) (i32.const 100) (i32.const 5))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $more (i32.lt_u (local.get $i) (i32.const 20000)))))"#;
+    let out = run_wat(body, inv()).await.unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn proc_exit_is_an_exit_code_not_a_trap() {
+    let out = run_wat(
+        r#"(data (i32.const 100) "partial")
+           (func (export "_start")
+             (call $write (i32.const 1) (i32.const 100) (i32.const 7))
+             (call $proc_exit (i32.const 3)))"#,
+        inv(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit_code, 3);
+    assert_eq!(&out.stdout[..], b"partial");
+}
+
+#[tokio::test]
+async fn requests_do_not_share_memory_or_globals() {
+    // Each run bumps a memory cell and a global, and prints both as digits.
+    let body = r#"
+      (global $g (mut i32) (i32.const 0))
+      (func (export "_start")
+        (i32.store8 (i32.const 500) (i32.add (i32.load8_u (i32.const 500)) (i32.const 1)))
+        (global.set $g (i32.add (global.get $g) (i32.const 1)))
+        (i32.store8 (i32.const 600) (i32.add (i32.const 48) (i32.load8_u (i32.const 500))))
+        (i32.store8 (i32.const 601) (i32.add (i32.const 48) (global.get $g)))
+        (call $write (i32.const 1) (i32.const 600) (i32.const 2)))"#;
+    let rt = runtime();
+    let module = rt.compile(&guest(body)).unwrap();
+    for _ in 0..3 {
+        let out = rt.run(&module, inv(), &limits()).await.unwrap();
+        assert_eq!(&out.stdout[..], b"11");
+    }
+}
+
+#[test]
+fn not_wasm_is_said_in_words() {
+    let err = runtime().compile(b"#!/bin/sh\necho hi\n").unwrap_err();
+    assert!(matches!(err, LoadError::NotWasm));
+    assert!(err.to_string().contains("not a WebAssembly module"));
+}
+
+#[test]
+fn truncated_wasm_is_invalid() {
+    let wasm = guest(r#"(func (export "_start"))"#);
+    let err = runtime().compile(&wasm[..wasm.len() - 3]).unwrap_err();
+    assert!(matches!(err, LoadError::Invalid(_)), "{err:?}");
+}
+
+#[test]
+fn unknown_import_is_named() {
+    let wasm =
+        wat::parse_str(r#"(module (import "env" "get_secret" (func)) (func (export "_start")))"#)
+            .unwrap();
+    let err = runtime().compile(&wasm).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::UnsupportedImport { module, name } if module == "env" && name == "get_secret"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("env::get_secret"));
+}
+
+#[test]
+fn unknown_wasi_function_is_named() {
+    let wasm = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let err = runtime().compile(&wasm).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::UnsupportedImport { name, .. } if name == "no_such_call"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn wrong_signature_of_a_wasi_import_is_invalid() {
+    let wasm = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i64))) (func (export "_start")))"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        runtime().compile(&wasm),
+        Err(LoadError::Invalid(_))
+    ));
+}
+
+#[test]
+fn no_start_is_refused() {
+    let rt = runtime();
+    let reactor = wat::parse_str(r#"(module (func (export "_initialize")))"#).unwrap();
+    assert!(matches!(rt.compile(&reactor), Err(LoadError::NoStart)));
+    let wrong = wat::parse_str(r#"(module (func (export "_start") (param i32)))"#).unwrap();
+    assert!(matches!(rt.compile(&wrong), Err(LoadError::NoStart)));
+}
+
+#[test]
+fn memory_bigger_than_the_pool_is_refused_at_load() {
+    let wasm = wat::parse_str(r#"(module (memory 2000) (func (export "_start")))"#).unwrap();
+    let err = runtime().compile(&wasm).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Invalid(d) if d.contains("exceeds the limit")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn zz_tmp_bench() {
+    let rt = runtime();
+    let wasm = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/hello.wasm")).unwrap();
+    let m = rt.compile(&wasm).unwrap();
+    for _ in 0..1000 {
+        rt.run(&m, inv(), &limits()).await.unwrap();
+    }
+    let n = 20000;
+    let t = Instant::now();
+    for _ in 0..n {
+        rt.run(&m, inv(), &limits()).await.unwrap();
+    }
+    eprintln!("BENCH per run: {:?}", t.elapsed() / n);
+}
