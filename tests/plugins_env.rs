@@ -20,7 +20,11 @@ fn every_meta_variable_is_set_from_the_request() {
         &["Host: example.com:8080", "Accept: */*", "X-Custom: yes"],
     );
     let echo = echo_output(&resp);
-    assert_eq!(echo.first_line, "GET /echo/a b/c");
+    assert!(
+        echo.first_line.starts_with("GET /echo/a b/c"),
+        "{}",
+        echo.first_line
+    );
     let want = [
         ("GATEWAY_INTERFACE", "CGI/1.1"),
         ("SERVER_PROTOCOL", "HTTP/1.1"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::gateway::{Gateway, Outcome};
+use crate::gateway::{self, Gateway, Outcome};
 use crate::http::{Request, RequestBody, Response, Service};
 use crate::plugins::{Lookup, PluginHost, RouteTable};
 use crate::static_files::StaticFiles;
@@ -39,7 +39,7 @@ impl App {
                 Outcome::Respond(response) => return response,
                 Outcome::LocalRedirect { path, query } => (path, query),
             };
-            current = redirected(req, path, query);
+            current = gateway::redirected_request(req, path, query);
             outcome = match table.lookup(&current.path) {
                 Lookup::Plugin(m) => self.gateway.handle(&current, &m, Bytes::new()).await,
                 Lookup::NotPlugin => return self.statics.serve(&current).await,
@@ -52,28 +52,6 @@ impl App {
             "more than {MAX_LOCAL_REDIRECTS} local redirects: answering 502"
         );
         Response::error_page(502)
-    }
-}
-
-/// The request a local redirect becomes: a GET (HEAD stays HEAD) for the new
-/// path, with the original headers minus those describing the old body.
-fn redirected(original: &Request, path: String, query: Option<String>) -> Request {
-    let mut headers = original.headers.clone();
-    headers.remove("content-length");
-    headers.remove("content-type");
-    headers.remove("transfer-encoding");
-    headers.remove("expect");
-    let target = match &query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.clone(),
-    };
-    Request {
-        method: if original.is_head() { "HEAD" } else { "GET" }.to_string(),
-        target,
-        path,
-        query,
-        headers,
-        ..original.clone()
     }
 }
 

@@ -83,7 +83,10 @@ pub struct ServeArgs {
     pub http: HttpLimitArgs,
 
     /// Plugin defaults.
-    #[command(flatten, next_help_heading = "Plugin limits (a plugin's .toml sidecar may override)")]
+    #[command(
+        flatten,
+        next_help_heading = "Plugin limits (a plugin's .toml sidecar may override)"
+    )]
     pub plugin: PluginLimitArgs,
 }
 
@@ -127,11 +130,21 @@ pub struct HttpLimitArgs {
 #[derive(Debug, Args, Clone)]
 pub struct PluginLimitArgs {
     /// Wall-clock milliseconds a handler may run (504 after).
-    #[arg(long, env = "WASIBIN_PLUGIN_TIMEOUT_MS", default_value_t = 10_000, value_name = "MS")]
+    #[arg(
+        long,
+        env = "WASIBIN_PLUGIN_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_name = "MS"
+    )]
     pub plugin_timeout_ms: u64,
 
     /// Linear memory a handler may grow to, in MiB (502 beyond).
-    #[arg(long, env = "WASIBIN_PLUGIN_MEMORY_MB", default_value_t = 64, value_name = "MIB")]
+    #[arg(
+        long,
+        env = "WASIBIN_PLUGIN_MEMORY_MB",
+        default_value_t = 64,
+        value_name = "MIB"
+    )]
     pub plugin_memory_mb: u64,
 
     /// Bytes of stdout a handler may write, in KiB (502 beyond).
@@ -139,15 +152,30 @@ pub struct PluginLimitArgs {
     pub plugin_stdout_kb: u64,
 
     /// Handlers of one plugin running at once.
-    #[arg(long, env = "WASIBIN_PLUGIN_CONCURRENCY", default_value_t = 64, value_name = "N")]
+    #[arg(
+        long,
+        env = "WASIBIN_PLUGIN_CONCURRENCY",
+        default_value_t = 64,
+        value_name = "N"
+    )]
     pub plugin_concurrency: usize,
 
     /// Requests waiting for a busy plugin before 503 + Retry-After.
-    #[arg(long, env = "WASIBIN_PLUGIN_QUEUE", default_value_t = 256, value_name = "N")]
+    #[arg(
+        long,
+        env = "WASIBIN_PLUGIN_QUEUE",
+        default_value_t = 256,
+        value_name = "N"
+    )]
     pub plugin_queue: usize,
 
     /// Handler instances alive at once across all plugins (the memory pool's size).
-    #[arg(long, env = "WASIBIN_MAX_INSTANCES", default_value_t = 256, value_name = "N")]
+    #[arg(
+        long,
+        env = "WASIBIN_MAX_INSTANCES",
+        default_value_t = 256,
+        value_name = "N"
+    )]
     pub max_instances: u32,
 }
 

@@ -185,6 +185,29 @@ fn escape_html(out: &mut String, text: &str) {
     }
 }
 
+/// The request a CGI local redirect (RFC 3875 §6.2.2) becomes inside the server: a GET (HEAD stays HEAD) for the new
+/// path, with the original headers minus those describing the old body.
+pub fn redirected_request(original: &Request, path: String, query: Option<String>) -> Request {
+    let mut headers = original.headers.clone();
+    headers.remove("content-length");
+    headers.remove("content-type");
+    headers.remove("transfer-encoding");
+    headers.remove("expect");
+    let target = match &query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
+    Request {
+        method: if original.is_head() { "HEAD" } else { "GET" }.to_string(),
+        target,
+        path,
+        query,
+        headers,
+        ..original.clone()
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,13 +29,17 @@ pub const POLL_FALLBACK: Duration = Duration::from_secs(2);
 pub async fn run(plugins: Arc<PluginHost>, mut shutdown: watch::Receiver<bool>) {
     let dirty = Arc::new(Notify::new());
     let watcher = start_watcher(plugins.dir(), Arc::clone(&dirty));
+    // A change made after the initial load but before the watch began raised
+    // no event; one rescan now catches it (an unchanged file costs a `stat`).
+    if let Err(err) = plugins.rescan().await {
+        tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
+    }
     let poll = if watcher.is_some() {
         None
     } else {
         Some(POLL_FALLBACK)
     };
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    {
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => Some(signal),
         Err(err) => {
             tracing::warn!(error = %err, "cannot listen for SIGHUP; rescans follow file events only");

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use clap::Args;
 use sha2::{Digest as _, Sha256};
 
-use crate::gateway::{Gateway, Outcome};
+use crate::gateway::{redirected_request, Gateway, Outcome};
 use crate::http::{reason_phrase, Headers, Request, Response, Version};
 use crate::plugins::{
     is_safe_segment, sidecar, Gate, Lookup, Plugin, PluginConfig, PluginDefaults, RouteTable,
@@ -98,7 +98,7 @@ pub async fn run(
                 Outcome::Respond(response) => break response,
                 Outcome::LocalRedirect { path, query } if hops < MAX_LOCAL_REDIRECTS => {
                     hops += 1;
-                    req = redirected(req, path, query);
+                    req = redirected_request(&req, path, query);
                 }
                 Outcome::LocalRedirect { .. } => {
                     eprintln!("wasibin run: more than {MAX_LOCAL_REDIRECTS} local redirects");
@@ -203,36 +203,6 @@ fn request(args: &RunArgs, target: &str, body_len: Option<usize>) -> anyhow::Res
     })
 }
 
-/// The GET (HEAD stays HEAD) a local redirect becomes, as in the server.
-fn redirected(original: Request, path: String, query: Option<String>) -> Request {
-    let mut headers = original.headers;
-    for name in [
-        "content-length",
-        "content-type",
-        "transfer-encoding",
-        "expect",
-    ] {
-        headers.remove(name);
-    }
-    let target = match &query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.clone(),
-    };
-    Request {
-        method: if original.method == "HEAD" {
-            "HEAD"
-        } else {
-            "GET"
-        }
-        .to_owned(),
-        target,
-        path,
-        query,
-        headers,
-        ..original
-    }
-}
-
 fn split_target(target: &str) -> (String, Option<String>) {
     let target = target.split('#').next().unwrap_or_default();
     match target.split_once('?') {
@@ -321,7 +291,7 @@ mod tests {
     #[test]
     fn redirect_becomes_get_without_body_headers() {
         let req = request(&args("POST", &["Content-Type: a/b"]), "/x", Some(3)).unwrap();
-        let next = redirected(req, "/x/y".into(), Some("q".into()));
+        let next = redirected_request(&req, "/x/y".into(), Some("q".into()));
         assert_eq!(next.method, "GET");
         assert_eq!(next.target, "/x/y?q");
         assert!(!next.headers.contains("content-length"));

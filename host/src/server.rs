@@ -110,7 +110,10 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let _ = shutdown_tx.send(true);
     drop(alive_tx);
     tracing::info!(grace = ?config.grace, "stopping: waiting for in-flight requests");
-    if tokio::time::timeout(config.grace, alive_rx.recv()).await.is_err() {
+    if tokio::time::timeout(config.grace, alive_rx.recv())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over: closing the remaining connections");
     }
     let _ = reloader.await;
@@ -196,9 +199,7 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         TcpSocket::new_v6()
     }
     .context("creating the listening socket")?;
-    socket
-        .set_reuseaddr(true)
-        .context("setting SO_REUSEADDR")?;
+    socket.set_reuseaddr(true).context("setting SO_REUSEADDR")?;
     socket.bind(addr).map_err(|err| match err.kind() {
         ErrorKind::AddrInUse => StartError::AddrInUse(addr),
         _ => StartError::Other(anyhow::Error::new(err).context(format!("binding {addr}"))),

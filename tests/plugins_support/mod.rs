@@ -152,8 +152,8 @@ impl Echo {
     }
 }
 
-/// Parse echo's output: `METHOD PATH`, a blank line, `NAME=value` lines, a
-/// blank line, then the body bytes.
+/// Parse echo's output: `METHOD PATH[?QUERY]`, (a blank line,) `NAME=value`
+/// lines, a blank line, then the body bytes.
 pub fn echo_output(resp: &Resp) -> Echo {
     assert_eq!(
         resp.status,
@@ -163,9 +163,12 @@ pub fn echo_output(resp: &Resp) -> Echo {
         resp.text()
     );
     let text = &resp.body;
-    let first_end = find(text, b"\n\n").expect("echo's first line");
+    let first_end = find(text, b"\n").expect("echo's first line");
     let first_line = String::from_utf8_lossy(&text[..first_end]).into_owned();
-    let vars_start = first_end + 2;
+    let mut vars_start = first_end + 1;
+    if text.get(vars_start) == Some(&b'\n') {
+        vars_start += 1;
+    }
     let vars_end = vars_start + find(&text[vars_start..], b"\n\n").map_or(0, |i| i + 1);
     let mut vars = BTreeMap::new();
     for line in String::from_utf8_lossy(&text[vars_start..vars_end]).lines() {

@@ -1,4 +1,4 @@
-/* Native test program for wasibin.h's output side (run by guest-sdk/tests/c_header.rs):
+/* Native test program for wasibin.h's output side (run by guest-sdk/tests/sdk_c.rs):
  * every call that would corrupt the header block must return -1 and write nothing.
  * The hostile value comes from the environment, as a handler's input would. */
 #include "wasibin.h"

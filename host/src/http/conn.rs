@@ -391,6 +391,8 @@ mod tests {
 
     struct TestService {
         file: std::path::PathBuf,
+        /// Signalled when `/echo` starts, so tests act while it is in flight.
+        entered: Arc<tokio::sync::Notify>,
     }
 
     impl Service for TestService {
@@ -398,10 +400,13 @@ mod tests {
             let mut r = Response::new(200);
             r.headers.push("Content-Type", "text/plain");
             match req.path.as_str() {
-                "/echo" => match body.read_to_end(1000).await {
-                    Ok(b) => r.body = Body::Bytes(b),
-                    Err(e) => return Response::error_page(e.status()),
-                },
+                "/echo" => {
+                    self.entered.notify_one();
+                    match body.read_to_end(1000).await {
+                        Ok(b) => r.body = Body::Bytes(b),
+                        Err(e) => return Response::error_page(e.status()),
+                    }
+                }
                 "/ignore" => r.body = Body::Bytes(Bytes::from_static(b"ignored")),
                 "/nocontent" => r.status = 204,
                 "/big" => r.body = Body::Bytes(Bytes::from(vec![b'x'; 100_000])),
@@ -433,6 +438,7 @@ mod tests {
     struct TestServer {
         addr: SocketAddr,
         shutdown: watch::Sender<bool>,
+        entered: Arc<tokio::sync::Notify>,
         log: Captured,
         _dir: tempfile::TempDir,
     }
@@ -465,7 +471,11 @@ mod tests {
             limits,
             access_log: Some(AccessLog::to_writer(Box::new(log.clone()))),
         });
-        let service = Arc::new(TestService { file });
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let service = Arc::new(TestService {
+            file,
+            entered: Arc::clone(&entered),
+        });
         tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let local = stream.local_addr().unwrap();
@@ -482,6 +492,7 @@ mod tests {
         TestServer {
             addr,
             shutdown: tx,
+            entered,
             log,
             _dir: dir,
         }
@@ -929,7 +940,7 @@ mod tests {
             busy.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\na")
                 .await
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            srv.entered.notified().await;
             srv.shutdown.send(true).unwrap();
             let mut rest = Vec::new();
             tokio::time::timeout(TEST_CAP, idle.read_to_end(&mut rest))

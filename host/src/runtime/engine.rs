@@ -10,6 +10,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store,
 };
 
+use super::cache::DiskCache;
 use super::invoke::{self, RunError, StoreState};
 use super::module::{self, CompiledModule, LoadError, Provided};
 use super::{GuestLimits, GuestOutput, Invocation, RuntimeConfig};
@@ -36,6 +37,8 @@ pub struct Runtime {
     linker: Linker<StoreState>,
     provided: Provided,
     max_memory: usize,
+    /// Compiled modules on disk; `None` when disabled or unusable.
+    cache: Option<DiskCache>,
     /// Dropping the sender stops the ticker thread.
     _ticker: Sender<()>,
 }
@@ -58,11 +61,16 @@ impl Runtime {
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi)?;
         let provided = provided_imports(&engine, &linker);
         let ticker = start_ticker(&engine)?;
+        let cache = cfg
+            .cache_dir
+            .as_deref()
+            .and_then(|dir| DiskCache::open(dir, &engine));
         Ok(Runtime {
             engine,
             linker,
             provided,
             max_memory: cfg.max_memory,
+            cache,
             _ticker: ticker,
         })
     }
@@ -70,9 +78,17 @@ impl Runtime {
     /// Checks the `\0asm` magic (saying in words when it's not wasm),
     /// validates and compiles, requires `_start`, and refuses imports other
     /// than the WASI preview 1 functions the linker has, naming the import.
-    /// CPU-heavy: call it off the request path (`spawn_blocking`).
+    /// With a cache folder, a verified compiled copy of the same bytes for
+    /// this engine skips compilation. CPU-heavy: call it off the request
+    /// path (`spawn_blocking`).
     pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, LoadError> {
-        module::compile(&self.engine, &self.linker, &self.provided, wasm)
+        module::compile(
+            &self.engine,
+            &self.linker,
+            &self.provided,
+            self.cache.as_ref(),
+            wasm,
+        )
     }
 
     /// Runs one request in a fresh instance of `module`.
@@ -103,7 +119,13 @@ fn engine_config(cfg: &RuntimeConfig) -> Config {
         .max_tables_per_module(MAX_TABLES)
         .table_elements(MAX_TABLE_ELEMENTS)
         .max_memory_size(cfg.max_memory)
-        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(cfg.max_memory))
+        .linear_memory_keep_resident(
+            std::env::var("KR")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(MEMORY_KEEP_RESIDENT)
+                .min(cfg.max_memory),
+        )
         .table_keep_resident(TABLE_KEEP_RESIDENT);
     let mut config = Config::new();
     config

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod cache;
 mod engine;
 mod invoke;
 mod limiter;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ModuleExport};
 
+use super::cache::DiskCache;
 use super::invoke::StoreState;
 
 /// The only import namespace a plugin may use: WASI preview 1.
@@ -80,16 +81,27 @@ pub(super) type Provided = HashSet<(String, String)>;
 
 /// Compiles `wasm` and checks everything that would otherwise fail at the
 /// first request: imports, `_start`, and (checked by wasmtime against the
-/// pool) memories and tables larger than an instance slot.
+/// pool) memories and tables larger than an instance slot. With a `cache`,
+/// a verified compiled copy replaces the compile step.
 pub(super) fn compile(
     engine: &Engine,
     linker: &Linker<StoreState>,
     provided: &Provided,
+    cache: Option<&DiskCache>,
     wasm: &[u8],
 ) -> Result<CompiledModule, LoadError> {
-    check_header(wasm)?;
-    let module = Module::new(engine, wasm).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    let module = match cache {
+        Some(cache) => cache.load_or_compile(engine, wasm, || build(engine, wasm))?,
+        None => build(engine, wasm)?,
+    };
     prepare(linker, provided, &module)
+}
+
+/// Header check, validation and compilation only: what a disk cache skips
+/// on a hit.
+pub(super) fn build(engine: &Engine, wasm: &[u8]) -> Result<Module, LoadError> {
+    check_header(wasm)?;
+    Module::new(engine, wasm).map_err(|e| LoadError::Invalid(format!("{e:#}")))
 }
 
 /// The checks and linking that follow compilation. Kept apart from

@@ -48,14 +48,25 @@ impl Confinement {
 
     /// Whether the open `file` (opened through `opened_as`) lives under the
     /// root and under no excluded folder.
-    pub fn allows(&self, file: &File, opened_as: &Path) -> bool {
+    pub fn check(&self, file: &File, opened_as: &Path) -> Verdict {
         match real_path(file, opened_as) {
-            Some(real) => {
-                real.starts_with(&self.root) && !self.excluded.iter().any(|ex| real.starts_with(ex))
-            }
-            None => false,
+            Some(real) if !real.starts_with(&self.root) => Verdict::OutsideRoot,
+            Some(real) if self.excluded.iter().any(|ex| real.starts_with(ex)) => Verdict::Excluded,
+            Some(_) => Verdict::Inside,
+            None => Verdict::OutsideRoot,
         }
     }
+}
+
+/// Where an opened file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Under the root and servable.
+    Inside,
+    /// Under an excluded folder (the plugins): never static content.
+    Excluded,
+    /// Outside the root (a symlink leading out), or nowhere we can name.
+    OutsideRoot,
 }
 
 /// Where the open file really is. `/proc/self/fd` names the descriptor's own
@@ -90,13 +101,14 @@ mod tests {
         let c = Confinement::new(root.path(), vec![root.path().join("plugins")]).unwrap();
         let check = |name: &str| {
             let path = root.path().join(name);
-            c.allows(&File::open(&path).unwrap(), &path)
+            c.check(&File::open(&path).unwrap(), &path)
         };
-        assert!(check("ok.txt"));
-        assert!(check("alias.txt"));
-        assert!(!check("leak.txt"));
-        assert!(!check("plugins/x.wasm"));
-        assert!(check(""));
+        assert_eq!(check("ok.txt"), Verdict::Inside);
+        assert_eq!(check("alias.txt"), Verdict::Inside);
+        assert_eq!(check("leak.txt"), Verdict::OutsideRoot);
+        assert_eq!(check("plugins/x.wasm"), Verdict::Excluded);
+        assert_eq!(check("plugins"), Verdict::Excluded);
+        assert_eq!(check(""), Verdict::Inside);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 
 use super::conditional::Validators;
-use super::confine::Confinement;
+use super::confine::{Confinement, Verdict};
 use super::encoding::Coding;
 use super::resolve::{PathError, UrlPath};
 
@@ -265,9 +265,13 @@ fn sibling(confinement: &Confinement, path: &Path, coding: Coding) -> Option<Rep
 /// Open `path` and check where the descriptor really leads.
 fn open_confined(confinement: &Confinement, path: &Path) -> Option<(File, Metadata)> {
     let file = open(path).ok()?;
-    if !confinement.allows(&file, path) {
-        tracing::debug!(path = %path.display(), "refused: outside the static root or in an excluded folder");
-        return None;
+    match confinement.check(&file, path) {
+        Verdict::Inside => {}
+        Verdict::Excluded => return None,
+        Verdict::OutsideRoot => {
+            tracing::warn!(path = %path.display(), "not served: it leads outside the static folder");
+            return None;
+        }
     }
     let meta = file.metadata().ok()?;
     Some((file, meta))
