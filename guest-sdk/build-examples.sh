@@ -29,13 +29,15 @@ skip() {
     fi
 }
 
-# Rust: the crate's own examples, without debug info so the modules stay small.
+# Rust: the host's example plugins (plugins/examples/*), built on the SDK,
+# without debug info so the modules stay small.
 CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
-    "${CARGO:-cargo}" build --quiet --release --manifest-path "$sdk/Cargo.toml" \
-    --examples --target wasm32-wasip1 --target-dir "$target"
+    "${CARGO:-cargo}" build --quiet --release --manifest-path "$sdk/../Cargo.toml" \
+    -p example-hello -p example-echo -p example-form \
+    --target wasm32-wasip1 --target-dir "$target"
 mkdir -p "$out/rust"
 for name in hello echo form; do
-    cp "$target/wasm32-wasip1/release/examples/$name.wasm" "$out/rust/$name.wasm"
+    cp "$target/wasm32-wasip1/release/$name.wasm" "$out/rust/$name.wasm"
 done
 echo "build-examples: built rust" >&2
 

@@ -40,6 +40,11 @@ fn main() {
 
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", examples.display());
+    // The Rust examples are built on the guest SDK.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("guest-sdk").join("src").display()
+    );
 
     build_rust_examples(&root, &out_dir);
     build_c_example(

@@ -1,48 +1,42 @@
-//! `echo`: the debugging aid every CGI user wants. Prints the request line it
-//! was given, every CGI variable as `NAME=value` (sorted), a blank line, and
-//! the request body as received.
+//! `echo`: the method, every CGI variable as `NAME=value`, then the body. The
+//! debugging aid every CGI user wants.
+//!
+//! Build: `cargo build --release -p example-echo --target wasm32-wasip1`
 
-use std::io::{Read as _, Write as _};
+use std::fmt::Write;
 
-fn var(name: &str) -> String {
-    std::env::var_os(name)
-        .map(|v| v.to_string_lossy().into_owned())
-        .unwrap_or_default()
+use wasibin_guest::{Request, Response};
+
+fn handle(req: &Request) -> wasibin_guest::Result {
+    let mut out = format!("{} {}\n\n", req.method(), req.path());
+    for (name, value) in req.vars() {
+        writeln!(out, "{name}={value}")?;
+    }
+    out.push('\n');
+    let mut body = out.into_bytes();
+    body.extend_from_slice(req.body());
+    Ok(Response::bytes(wasibin_guest::DEFAULT_CONTENT_TYPE, body))
 }
 
 fn main() {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\n\n");
+    wasibin_guest::run(handle)
+}
 
-    let query = var("QUERY_STRING");
-    let mut line = format!(
-        "{} {}{}",
-        var("REQUEST_METHOD"),
-        var("SCRIPT_NAME"),
-        var("PATH_INFO")
-    );
-    if !query.is_empty() {
-        line.push('?');
-        line.push_str(&query);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_method_vars_and_body() {
+        let req = Request::builder("POST", "/echo/x?a=1")
+            .script_name("/echo")
+            .body("raw")
+            .build();
+        let resp = wasibin_guest::dispatch(&req, handle);
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(text.starts_with("POST /echo/x\n\n"), "{text}");
+        assert!(text.contains("\nPATH_INFO=/x\n"), "{text}");
+        assert!(text.contains("\nQUERY_STRING=a=1\n"), "{text}");
+        assert!(text.ends_with("\n\nraw"), "{text}");
     }
-    out.extend_from_slice(line.as_bytes());
-    out.push(b'\n');
-
-    let mut vars: Vec<(String, String)> = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    vars.sort();
-    for (name, value) in vars {
-        out.extend_from_slice(format!("{name}={value}\n").as_bytes());
-    }
-    out.push(b'\n');
-
-    // The host bounds the body; a read error leaves what was read.
-    let _ = std::io::stdin().read_to_end(&mut out);
-    let _ = std::io::stdout().write_all(&out);
 }
