@@ -207,7 +207,6 @@ pub fn redirected_request(original: &Request, path: String, query: Option<String
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
