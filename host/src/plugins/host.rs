@@ -4,8 +4,9 @@
 //! Start-up is simply the first rescan. Reload machinery (issue 4) bolts on
 //! from outside: a `notify` watcher or SIGHUP handler only calls
 //! [`PluginHost::rescan`] (debounce before calling; rescans are serialised,
-//! and an unchanged file costs one `stat`); a disk cache of compiled modules
-//! belongs in `compile_module`, the one place bytes become a module.
+//! and an unchanged file costs one `stat`); the disk cache of compiled
+//! modules sits behind `Runtime::compile`, the one place bytes become a
+//! module.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -291,7 +292,8 @@ impl Inner {
         Ok((plugin, compile_time))
     }
 
-    /// The one place bytes become a module (where a disk cache would go).
+    /// Bytes → module, timed for the log (`Runtime::compile` consults the
+    /// disk cache).
     fn compile_module(&self, bytes: &[u8]) -> Result<(CompiledModule, Duration), String> {
         let started = Instant::now();
         let module = self.runtime.compile(bytes).map_err(|e| e.to_string())?;

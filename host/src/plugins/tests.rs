@@ -341,7 +341,9 @@ mod folder {
     }
 }
 
-/// The example plugins that `build.rs` puts in the repository's `plugins/`.
+/// The example plugins that `build.rs` puts in the repository's `plugins/`:
+/// they load, import only WASI, and answer. What they answer is the
+/// examples' own business (their unit tests and `tests/contract.rs`).
 mod examples {
     use super::*;
     use crate::runtime::{GuestOutput, Invocation};
@@ -351,7 +353,7 @@ mod examples {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
     }
 
-    async fn run(route: &str, env: &[(&str, &str)], body: &'static [u8]) -> GuestOutput {
+    async fn run(route: &str, env: &[(&str, &str)], body: &'static [u8]) -> String {
         let host = PluginHost::load(&repo_plugins(), runtime(), PluginDefaults::default()).unwrap();
         let Lookup::Plugin(m) = host.table().lookup(route) else {
             panic!("{route} is not mounted: did build.rs run?");
@@ -366,21 +368,27 @@ mod examples {
             log_tag: route.to_owned(),
             ..Invocation::default()
         };
-        host.runtime()
+        let out: GuestOutput = host
+            .runtime()
             .run(&m.plugin.module, inv, &m.plugin.config.limits)
             .await
-            .unwrap()
-    }
-
-    fn text(out: &GuestOutput) -> String {
+            .unwrap();
         assert_eq!(out.exit_code, 0);
         String::from_utf8(out.stdout.to_vec()).unwrap()
     }
 
+    fn get(script: &str) -> [(&str, &str); 3] {
+        [
+            ("REQUEST_METHOD", "GET"),
+            ("SCRIPT_NAME", script),
+            ("QUERY_STRING", ""),
+        ]
+    }
+
     #[tokio::test]
     async fn hello() {
-        let out = run("/hello", &[], b"").await;
-        assert_eq!(text(&out), "Content-Type: text/plain\n\nHello, world!\n");
+        let out = run("/hello", &get("/hello"), b"").await;
+        assert!(out.ends_with("\n\nHello, world!\n"), "{out}");
     }
 
     #[tokio::test]
@@ -389,8 +397,8 @@ mod examples {
             eprintln!("skipped: plugins/hello-c.wasm was not built (clang-19 missing)");
             return;
         }
-        let out = run("/hello-c", &[], b"").await;
-        assert!(text(&out).ends_with("\r\n\r\nHello, world!\n"));
+        let out = run("/hello-c", &get("/hello-c"), b"").await;
+        assert!(out.ends_with("\r\n\r\nHello, world!\n"), "{out}");
     }
 
     #[tokio::test]
@@ -402,44 +410,23 @@ mod examples {
             ("QUERY_STRING", "x=1"),
             ("CONTENT_LENGTH", "4"),
         ];
-        let out = text(&run("/echo", &env, b"ping").await);
-        assert_eq!(
-            out,
-            "Content-Type: text/plain; charset=utf-8\n\n\
-             POST /echo/a/b?x=1\n\
-             CONTENT_LENGTH=4\nPATH_INFO=/a/b\nQUERY_STRING=x=1\n\
-             REQUEST_METHOD=POST\nSCRIPT_NAME=/echo\n\nping"
-        );
+        let out = run("/echo", &env, b"ping").await;
+        assert!(out.contains("\nPATH_INFO=/a/b\n"), "{out}");
+        assert!(out.ends_with("\n\nping"), "{out}");
     }
 
     #[tokio::test]
-    async fn form_get_shows_the_form() {
-        let env = [("REQUEST_METHOD", "GET"), ("SCRIPT_NAME", "/form")];
-        let out = text(&run("/form", &env, b"").await);
-        assert!(out.starts_with("Status: 200 OK\n"), "{out}");
-        assert!(out.contains("name=\"firstname\""));
-        assert!(out.contains("action=\"/form\""));
-    }
-
-    #[tokio::test]
-    async fn form_post_greets_escaped() {
+    async fn form_greets_escaped() {
+        let body = b"firstname=%3Cb%3EAda&x=1";
+        let len = body.len().to_string();
         let env = [
             ("REQUEST_METHOD", "POST"),
             ("SCRIPT_NAME", "/form"),
             ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+            ("CONTENT_LENGTH", len.as_str()),
         ];
-        let out = text(&run("/form", &env, b"firstname=%3Cb%3EAda+L%C3%B6&x=1").await);
-        assert!(out.contains("<h1>Hello, &lt;b&gt;Ada Lö!</h1>"), "{out}");
-        assert!(!out.contains("<b>"));
-    }
-
-    #[tokio::test]
-    async fn form_post_without_a_name_is_400() {
-        let env = [
-            ("REQUEST_METHOD", "POST"),
-            ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
-        ];
-        let out = text(&run("/form", &env, b"other=1").await);
-        assert!(out.starts_with("Status: 400"), "{out}");
+        let out = run("/form", &env, body).await;
+        assert!(out.contains("Hello, &lt;b&gt;Ada!"), "{out}");
+        assert!(!out.contains("<b>"), "{out}");
     }
 }

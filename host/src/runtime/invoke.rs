@@ -94,6 +94,10 @@ pub(super) async fn run(
         }
     });
 
+    // The backstop for a guest parked in a host call, where no epoch check
+    // runs. It is a tokio timer-wheel entry, not a thread, and is registered
+    // only if the guest ever yields: a guest that finishes in one poll (the
+    // common CGI handler) never arms it.
     let outcome = tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, async {
         let instance = module.pre.instantiate_async(&mut store).await?;
         let start = instance

@@ -331,25 +331,3 @@ fn memory_bigger_than_the_pool_is_refused_at_load() {
         "{err:?}"
     );
 }
-
-#[tokio::test]
-async fn zz_tmp_bench() {
-    let rt = runtime();
-    let wasm = std::fs::read(std::env::var("W").unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/hello.wasm").into())).unwrap();
-    let m = rt.compile(&wasm).unwrap();
-    for _ in 0..1000 {
-        rt.run(&m, inv(), &limits()).await.unwrap();
-    }
-    let cpu = || {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-        ts.tv_sec as f64 * 1e6 + ts.tv_nsec as f64 / 1e3
-    };
-    let n = 20000;
-    let t = Instant::now();
-    let c = cpu();
-    for _ in 0..n {
-        rt.run(&m, inv(), &limits()).await.unwrap();
-    }
-    eprintln!("BENCH per run: {:?} cpu {:.1}us", t.elapsed() / n, (cpu() - c) / n as f64);
-}
