@@ -147,6 +147,16 @@ pub struct PluginLimitArgs {
     )]
     pub plugin_memory_mb: u64,
 
+    /// The most memory any plugin's sidecar may grant, in MiB (the ceiling
+    /// of the instance pool's slots).
+    #[arg(
+        long,
+        env = "WASIBIN_PLUGIN_MEMORY_MAX_MB",
+        default_value_t = 1024,
+        value_name = "MIB"
+    )]
+    pub plugin_memory_max_mb: u64,
+
     /// Bytes of stdout a handler may write, in KiB (502 beyond).
     #[arg(long, env = "WASIBIN_PLUGIN_STDOUT_KB", default_value_t = 16 * 1024, value_name = "KIB")]
     pub plugin_stdout_kb: u64,

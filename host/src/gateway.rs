@@ -54,9 +54,7 @@ impl Gateway {
                 request_id = req.id,
                 "plugin busy: its queue is full, answering 503"
             );
-            let mut response = Response::error_page(503);
-            response.headers.push("Retry-After", "1");
-            return Outcome::Respond(response);
+            return Outcome::Respond(busy());
         };
         let mount = Mount {
             name: &plugin.name,
@@ -82,10 +80,20 @@ impl Gateway {
         drop(permit);
         let output = match result {
             Ok(output) => output,
+            Err(RunError::Busy) => {
+                tracing::warn!(
+                    route = %plugin.route,
+                    request_id = req.id,
+                    "{}; answering 503",
+                    RunError::Busy
+                );
+                return Outcome::Respond(busy());
+            }
             Err(err) => {
-                let status = match err {
-                    RunError::Timeout => 504,
-                    RunError::StdoutTooLarge | RunError::MemoryLimit | RunError::Trap(_) => 502,
+                let status = if matches!(err, RunError::Timeout) {
+                    504
+                } else {
+                    502
                 };
                 return Outcome::Respond(self.failure(plugin, req, status, &err.to_string()));
             }
@@ -139,6 +147,13 @@ impl Gateway {
         }
         response
     }
+}
+
+/// 503 with `Retry-After`: the server is saturated, a retry soon may succeed.
+fn busy() -> Response {
+    let mut response = Response::error_page(503);
+    response.headers.push("Retry-After", "1");
+    response
 }
 
 impl Outcome {

@@ -87,8 +87,14 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
 }
 
 fn runtime_config(args: &ServeArgs, cache_dir: Option<PathBuf>) -> RuntimeConfig {
+    if args.plugin.plugin_memory_mb > args.plugin.plugin_memory_max_mb {
+        cli::usage_error(&format!(
+            "--plugin-memory-mb {} is above --plugin-memory-max-mb {}",
+            args.plugin.plugin_memory_mb, args.plugin.plugin_memory_max_mb
+        ));
+    }
     RuntimeConfig {
-        max_memory: mib(args.plugin.plugin_memory_mb),
+        max_memory: mib(args.plugin.plugin_memory_max_mb),
         max_instances: args.plugin.max_instances,
         cache_dir,
     }

@@ -37,6 +37,10 @@ pub enum RunError {
     /// The guest hit its memory cap and then failed (502).
     #[error("the plugin ran out of memory (its memory limit was reached)")]
     MemoryLimit,
+    /// Every instance slot of the engine's pool is in use (503): the server
+    /// is saturated, the plugin did nothing wrong.
+    #[error("no free instance slot: --max-instances are all running")]
+    Busy,
     /// Any other trap or instantiation failure (502); the detail is for the log.
     #[error("the plugin failed: {0}")]
     Trap(String),
@@ -121,6 +125,11 @@ pub(super) async fn run(
                 return Err(RunError::Timeout);
             } else if store.data().limiter.hit() {
                 return Err(RunError::MemoryLimit);
+            } else if e
+                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+            {
+                return Err(RunError::Busy);
             } else {
                 return Err(RunError::Trap(format!("{e:#}")));
             }

@@ -331,3 +331,23 @@ fn memory_bigger_than_the_pool_is_refused_at_load() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_full_instance_pool_is_busy_not_a_trap() {
+    let rt = Runtime::new(&RuntimeConfig {
+        max_memory: 64 << 20,
+        max_instances: 1,
+        cache_dir: None,
+    })
+    .unwrap();
+    let spin = rt
+        .compile(&guest(r#"(func (export "_start") (loop (br 0)))"#))
+        .unwrap();
+    // `join!` polls the first run until the spinning guest yields at an
+    // epoch tick, holding the only slot; the second cannot instantiate.
+    let limits = short();
+    let (first, second) =
+        tokio::join!(rt.run(&spin, inv(), &limits), rt.run(&spin, inv(), &limits));
+    assert!(matches!(first, Err(RunError::Timeout)), "{first:?}");
+    assert!(matches!(second, Err(RunError::Busy)), "{second:?}");
+}
