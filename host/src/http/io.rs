@@ -120,6 +120,7 @@ impl ConnIo {
     /// the file. The file must hold `len` bytes from `offset`: the head
     /// already promised them, so a shorter file is an error.
     pub(crate) async fn send_file(&mut self, file: &FileBody) -> io::Result<()> {
+        self.send_head_corked();
         self.flush().await?;
         let Ok(mut offset) = libc::off_t::try_from(file.offset) else {
             return Err(io::Error::new(
@@ -168,6 +169,34 @@ impl ConnIo {
             }
         }
         Ok(())
+    }
+
+    /// Try to send the pending head with `MSG_MORE`, so the kernel holds it
+    /// and puts it in one segment with the first file bytes (what nginx's
+    /// `tcp_nopush` achieves with TCP_CORK, without two extra syscalls).
+    /// Whatever this does not send, [`ConnIo::flush`] sends normally.
+    fn send_head_corked(&mut self) {
+        if self.wbuf.is_empty() {
+            return;
+        }
+        let socket = self.stream.as_raw_fd();
+        let head = &self.wbuf;
+        let sent = self.stream.try_io(Interest::WRITABLE, || {
+            // SAFETY: `head` is a live, initialised buffer of `head.len()`
+            // bytes and `socket` is open for the whole call.
+            let n = unsafe {
+                libc::send(
+                    socket,
+                    head.as_ptr().cast(),
+                    head.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            };
+            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        });
+        if let Ok(n) = sent {
+            self.wbuf.drain(..n);
+        }
     }
 
     /// The fallback: read the file in chunks and write them. The reads are
