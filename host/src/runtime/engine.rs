@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store,
+    Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store,
 };
 
 use super::cache::DiskCache;
@@ -124,7 +124,11 @@ fn engine_config(cfg: &RuntimeConfig) -> Config {
         .table_elements(MAX_TABLE_ELEMENTS)
         .max_memory_size(cfg.max_memory)
         .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT.min(cfg.max_memory))
-        .table_keep_resident(TABLE_KEEP_RESIDENT);
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        // With PAGEMAP_SCAN (Linux 6.7+) a slot's reset touches only the pages
+        // the guest dirtied instead of memsetting the whole resident region:
+        // measured 5-6 % of server CPU per hello request without it.
+        .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
