@@ -134,7 +134,7 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     let site = tempdir();
     let plugins = site.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    let wasm = wat::parse_file(repo_root().join("tests/fixtures/sleep_then_answer.wat")).unwrap();
+    let wasm = fixture("sleep_then_answer");
     std::fs::write(plugins.join("sleepy.wasm"), wasm).unwrap();
     let mut server = Server::start(&[
         "--no-cache",

@@ -6,6 +6,7 @@ mod plugins_support;
 mod support;
 
 use plugins_support::*;
+use support::{fixture, printing};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -33,7 +33,7 @@ pub fn start_site(extra: &[&str]) -> Site {
     std::fs::write(static_dir.path().join("big.bin"), big()).unwrap();
     std::fs::write(static_dir.path().join("index.html"), "<h1>hi</h1>\n").unwrap();
     let plugins_dir = crate::support::tempdir();
-    let cat = wat::parse_file(crate::support::repo_root().join("tests/fixtures/cat.wat")).unwrap();
+    let cat = crate::support::fixture("cat");
     std::fs::write(plugins_dir.path().join("cat.wasm"), cat).unwrap();
     let mut args = vec![
         "--static",

@@ -5,48 +5,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{example_plugins, parse_response, repo_root, send_raw, tempdir, Resp, Server};
-
-/// A hostile or helper module from `tests/fixtures/NAME.wat`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = repo_root()
-        .join("tests/fixtures")
-        .join(format!("{name}.wat"));
-    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// A module that writes exactly `stdout` and exits 0: for response-side
-/// cases whose whole point is the bytes printed.
-pub fn printing(stdout: &[u8]) -> Vec<u8> {
-    let mut data = String::new();
-    for &b in stdout {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            data.push(b as char);
-        } else {
-            write!(data, "\\{b:02x}").unwrap();
-        }
-    }
-    let wat = format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "fd_write"
-    (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "{data}")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const {len}))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
-        len = stdout.len()
-    );
-    wat::parse_str(&wat).unwrap()
-}
+use crate::support::{example_plugins, parse_response, send_raw, tempdir, Resp, Server};
 
 /// The `echo` example built by `host/build.rs`.
 pub fn echo() -> Vec<u8> {

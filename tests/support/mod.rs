@@ -6,6 +6,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -347,4 +348,38 @@ pub fn get(addr: SocketAddr, path: &str) -> Resp {
 /// A fresh temporary folder, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create temp dir")
+}
+
+/// A hostile or helper module from `tests/fixtures/NAME.wat`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = repo_root()
+        .join("tests/fixtures")
+        .join(format!("{name}.wat"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A module that writes exactly `stdout` and exits 0: for response-side
+/// cases whose whole point is the bytes printed.
+pub fn printing(stdout: &[u8]) -> Vec<u8> {
+    let mut data = String::new();
+    for &b in stdout {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            data.push(b as char);
+        } else {
+            write!(data, "\\{b:02x}").unwrap();
+        }
+    }
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{data}")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const {len}))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+        len = stdout.len()
+    );
+    wat::parse_str(&wat).unwrap()
 }
