@@ -11,12 +11,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use clap::Args;
-use sha2::{Digest as _, Sha256};
 
 use crate::gateway::{redirected_request, Gateway, Outcome};
 use crate::http::{reason_phrase, Headers, Request, Response, Version};
 use crate::plugins::{
-    is_safe_segment, sidecar, Gate, Lookup, Plugin, PluginConfig, PluginDefaults, RouteTable,
+    is_safe_segment, load_config, short_hash, Gate, Lookup, Plugin, PluginDefaults, RouteTable,
 };
 use crate::runtime::{Runtime, RuntimeConfig};
 
@@ -134,19 +133,11 @@ fn load_plugin(
         .compile(&wasm)
         .with_context(|| format!("cannot load {}", file.display()))?;
     let sidecar_file = file.with_extension("toml");
-    let mut config = match std::fs::read_to_string(&sidecar_file) {
-        Ok(text) => sidecar::parse(&text, &sidecar_file, defaults, runtime.max_memory())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PluginConfig::from_defaults(defaults),
-        Err(e) => bail!("cannot read {}: {e}", sidecar_file.display()),
-    };
-    config.limits.max_memory = config.limits.max_memory.min(runtime.max_memory());
+    let sidecar = sidecar_file.is_file().then_some(sidecar_file.as_path());
+    let config =
+        load_config(sidecar, defaults, runtime.max_memory()).map_err(anyhow::Error::msg)?;
     let gate = Gate::new(config.max_concurrency, config.max_queue);
-    // Only names the version in log lines, like the server's banner.
-    let hash = Sha256::digest(&wasm)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = short_hash(&wasm);
     Ok(Plugin {
         route: format!("/{name}"),
         name,

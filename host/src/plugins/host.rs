@@ -263,17 +263,8 @@ impl Inner {
                 (module, Some(took))
             }
         };
-        let mut config = match c.fingerprint.sidecar {
-            Some(_) => {
-                let text = read_bounded(&c.sidecar, MAX_SIDECAR_BYTES)?;
-                let text = String::from_utf8(text)
-                    .map_err(|_| format!("{} is not UTF-8", c.sidecar.display()))?;
-                sidecar::parse(&text, &c.sidecar, &self.defaults, self.runtime.max_memory())
-                    .map_err(|e| e.to_string())?
-            }
-            None => PluginConfig::from_defaults(&self.defaults),
-        };
-        config.limits.max_memory = config.limits.max_memory.min(self.runtime.max_memory());
+        let sidecar = c.fingerprint.sidecar.map(|_| c.sidecar.as_path());
+        let config = load_config(sidecar, &self.defaults, self.runtime.max_memory())?;
         let gate = match old {
             Some(p) if p.gate.has_limits(config.max_concurrency, config.max_queue) => {
                 p.gate.clone()
@@ -299,6 +290,27 @@ impl Inner {
         let module = self.runtime.compile(bytes).map_err(|e| e.to_string())?;
         Ok((module, started.elapsed()))
     }
+}
+
+/// The configuration a plugin runs with: its sidecar, when it has one, over
+/// the server's defaults, with memory capped at the engine's ceiling. Shared
+/// by the server and `wasibin run`, so both run a plugin the same way.
+pub(crate) fn load_config(
+    sidecar: Option<&Path>,
+    defaults: &PluginDefaults,
+    memory_ceiling: usize,
+) -> Result<PluginConfig, String> {
+    let mut config = match sidecar {
+        Some(path) => {
+            let text = read_bounded(path, MAX_SIDECAR_BYTES)?;
+            let text =
+                String::from_utf8(text).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+            sidecar::parse(&text, path, defaults, memory_ceiling).map_err(|e| e.to_string())?
+        }
+        None => PluginConfig::from_defaults(defaults),
+    };
+    config.limits.max_memory = config.limits.max_memory.min(memory_ceiling);
+    Ok(config)
 }
 
 fn log_loaded(p: &Plugin, compile_time: Option<Duration>, replaced: bool) {
@@ -334,7 +346,7 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 }
 
 /// Short hex of the SHA-256 of `bytes`.
-fn short_hash(bytes: &[u8]) -> String {
+pub(crate) fn short_hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(SHORT_HASH_HEX);
     for b in digest.iter().take(SHORT_HASH_HEX / 2) {
