@@ -17,8 +17,8 @@ mod scan;
 pub mod sidecar;
 
 pub use gate::{Busy, Gate, GatePermit};
-pub use host::{LoadedPlugin, PluginHost, RefusedFile, RescanReport};
 pub(crate) use host::{load_config, short_hash};
+pub use host::{LoadedPlugin, PluginHost, RefusedFile, RescanReport};
 pub use route::{is_safe_segment, Lookup, RouteMatch, RouteTable};
 pub use sidecar::{PluginConfig, PluginDefaults, SidecarError};
 
