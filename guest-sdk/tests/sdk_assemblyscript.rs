@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::skip;
+
 /// asc plus one module run: seconds.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -29,16 +32,6 @@ fn run_bounded(cmd: &mut Command) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().unwrap()
-}
-
-/// A missing toolchain skips the test with a note, except in CI
-/// (`WASIBIN_REQUIRE_ALL_TOOLCHAINS=1`), where it fails.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("WASIBIN_REQUIRE_ALL_TOOLCHAINS").as_deref() != Ok("1"),
-        "{why}"
-    );
-    eprintln!("{why}");
 }
 
 #[test]

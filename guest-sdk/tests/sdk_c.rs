@@ -16,15 +16,8 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-/// A missing toolchain skips the test with a note, except in CI
-/// (`WASIBIN_REQUIRE_ALL_TOOLCHAINS=1`), where it fails.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("WASIBIN_REQUIRE_ALL_TOOLCHAINS").as_deref() != Ok("1"),
-        "{why}"
-    );
-    eprintln!("{why}");
-}
+mod common;
+use common::skip;
 
 fn sdk() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

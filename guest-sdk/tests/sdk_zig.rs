@@ -8,18 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::skip;
+
 /// A cold `zig test` compiles part of std: seconds, not minutes.
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-/// A missing toolchain skips the test with a note, except in CI
-/// (`WASIBIN_REQUIRE_ALL_TOOLCHAINS=1`), where it fails.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("WASIBIN_REQUIRE_ALL_TOOLCHAINS").as_deref() != Ok("1"),
-        "{why}"
-    );
-    eprintln!("{why}");
-}
 
 #[test]
 fn zig_sdk_unit_tests_pass() {
