@@ -18,6 +18,7 @@ pub mod run_cmd;
 pub mod runtime;
 pub mod server;
 pub mod static_files;
+mod url_path;
 
 /// The `Server` header and `SERVER_SOFTWARE` value.
 pub const SERVER_SOFTWARE: &str = concat!("wasibin/", env!("CARGO_PKG_VERSION"));

@@ -153,47 +153,13 @@ pub fn is_safe_segment(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
-/// Strict percent-decoding of a path piece. Hand-written because the
-/// `percent-encoding` crate passes malformed escapes through unchanged, and
-/// here they must be refused, as must an encoded `/` (it would change the
-/// path's structure), NUL, and anything that is not UTF-8 (CGI variables are
-/// strings).
+/// A path piece decoded strictly; also refused: an encoded `/` (it would
+/// change the path's structure; it is the only way decoding adds a `/`)
+/// and NUL (CGI variables are C strings).
 fn decode(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.contains('%') {
-        return (!raw.contains('\0')).then_some(Cow::Borrowed(raw));
-    }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hi = hex(*bytes.get(i + 1)?)?;
-            let lo = hex(*bytes.get(i + 2)?)?;
-            let decoded = hi << 4 | lo;
-            if decoded == b'/' {
-                return None;
-            }
-            out.push(decoded);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    if out.contains(&0) {
-        return None;
-    }
-    String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    let slashes = |s: &str| s.bytes().filter(|&b| b == b'/').count();
+    crate::url_path::decode_strict(raw)
+        .filter(|decoded| !decoded.contains('\0') && slashes(decoded) == slashes(raw))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Why a request path cannot name a file; both answer 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -90,33 +90,11 @@ impl UrlPath {
 
 /// Decode one raw segment, refusing malformed escapes and dangerous results.
 fn decode_segment(raw: &str) -> Result<String, PathError> {
-    if !escapes_well_formed(raw.as_bytes()) {
-        return Err(PathError::BadEncoding);
-    }
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| PathError::BadEncoding)?;
+    let decoded = crate::url_path::decode_strict(raw).ok_or(PathError::BadEncoding)?;
     if decoded == "." || decoded == ".." || decoded.contains(['/', '\\', '\0']) {
         return Err(PathError::Forbidden);
     }
     Ok(decoded.into_owned())
-}
-
-/// Whether every `%` is followed by two hex digits; `percent-encoding`
-/// passes malformed escapes through literally, we answer 400 instead.
-fn escapes_well_formed(raw: &[u8]) -> bool {
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            match raw.get(i + 1..i + 3) {
-                Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
-                _ => return false,
-            }
-        } else {
-            i += 1;
-        }
-    }
-    true
 }
 
 #[cfg(test)]
