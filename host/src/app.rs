@@ -33,25 +33,29 @@ impl App {
     /// Follow local redirects from a plugin's first answer; every hop runs on
     /// the same route-table snapshot as the original request.
     async fn follow(&self, table: &RouteTable, req: &Request, mut outcome: Outcome) -> Response {
-        let mut current;
         for _ in 0..MAX_LOCAL_REDIRECTS {
             let (path, query) = match outcome {
                 Outcome::Respond(response) => return response,
                 Outcome::LocalRedirect { path, query } => (path, query),
             };
-            current = gateway::redirected_request(req, path, query);
-            outcome = match table.lookup(&current.path) {
-                Lookup::Plugin(m) => self.gateway.handle(&current, &m, Bytes::new()).await,
-                Lookup::NotPlugin => return self.statics.serve(&current).await,
+            let next = gateway::redirected_request(req, path, query);
+            outcome = match table.lookup(&next.path) {
+                Lookup::Plugin(m) => self.gateway.handle(&next, &m, Bytes::new()).await,
+                Lookup::NotPlugin => return self.statics.serve(&next).await,
                 Lookup::BadPath => return Response::error_page(400),
             };
         }
-        tracing::warn!(
-            request_id = req.id,
-            path = %req.path,
-            "more than {MAX_LOCAL_REDIRECTS} local redirects: answering 502"
-        );
-        Response::error_page(502)
+        match outcome {
+            Outcome::Respond(response) => response,
+            Outcome::LocalRedirect { .. } => {
+                tracing::warn!(
+                    request_id = req.id,
+                    path = %req.path,
+                    "more than {MAX_LOCAL_REDIRECTS} local redirects: answering 502"
+                );
+                Response::error_page(502)
+            }
+        }
     }
 }
 
