@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
+use tokio::signal::unix::Signal;
 use tokio::sync::{watch, Notify};
 
 use crate::plugins::PluginHost;
@@ -26,25 +27,20 @@ pub const POLL_FALLBACK: Duration = Duration::from_secs(2);
 /// Watch `plugins` until shutdown. Never returns an error: a watcher that
 /// cannot start degrades to polling, and a failed rescan is logged and
 /// retried on the next event.
-pub async fn run(plugins: Arc<PluginHost>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    plugins: Arc<PluginHost>,
+    mut hangup: Option<Signal>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let dirty = Arc::new(Notify::new());
     let watcher = start_watcher(plugins.dir(), Arc::clone(&dirty));
     // A change made after the initial load but before the watch began raised
     // no event; one rescan now catches it (an unchanged file costs a `stat`).
-    if let Err(err) = plugins.rescan().await {
-        tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
-    }
+    rescan(&plugins).await;
     let poll = if watcher.is_some() {
         None
     } else {
         Some(POLL_FALLBACK)
-    };
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(signal) => Some(signal),
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot listen for SIGHUP; rescans follow file events only");
-            None
-        }
     };
     loop {
         tokio::select! {
@@ -55,9 +51,14 @@ pub async fn run(plugins: Arc<PluginHost>, mut shutdown: watch::Receiver<bool>) 
             }
             () = sleep_or_never(poll) => {}
         }
-        if let Err(err) = plugins.rescan().await {
-            tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
-        }
+        rescan(&plugins).await;
+    }
+}
+
+/// One rescan; a failure is logged and retried on the next change.
+async fn rescan(plugins: &PluginHost) {
+    if let Err(err) = plugins.rescan().await {
+        tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
     }
 }
 
@@ -75,7 +76,7 @@ async fn debounce(dirty: &Notify) {
     }
 }
 
-async fn recv_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+async fn recv_hangup(signal: &mut Option<Signal>) -> Option<()> {
     match signal {
         Some(signal) => signal.recv().await,
         None => std::future::pending().await,

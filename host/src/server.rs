@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::access_log::AccessLog;
@@ -82,6 +83,9 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let statics = StaticFiles::new(&config.static_dir, exclude)
         .with_context(|| format!("opening static folder {}", config.static_dir.display()))?;
 
+    // Handlers go in before the banner: from then on a client (or a test)
+    // may signal us, and the default action would kill the process.
+    let signals = Signals::install();
     announce(&config, local, &plugins, &statics);
 
     let access_log = config.access_log.then(AccessLog::stdout);
@@ -98,13 +102,22 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = tokio::spawn(crate::reload::run(
         Arc::clone(&plugins),
+        signals.hangup,
         shutdown_rx.clone(),
     ));
     // Every connection task holds a clone of `alive_tx`; when all are gone,
     // `alive_rx.recv()` returns None: that is how shutdown knows they finished.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
 
-    accept_loop(&listener, &app, &conn_config, &shutdown_rx, &alive_tx).await;
+    accept_loop(
+        &listener,
+        &app,
+        &conn_config,
+        &shutdown_rx,
+        &alive_tx,
+        stop_signal(signals.interrupt, signals.terminate),
+    )
+    .await;
 
     drop(listener);
     let _ = shutdown_tx.send(true);
@@ -131,8 +144,9 @@ async fn accept_loop(
     conn_config: &Arc<ConnConfig>,
     shutdown_rx: &watch::Receiver<bool>,
     alive_tx: &mpsc::Sender<()>,
+    stop: impl std::future::Future<Output = ()>,
 ) {
-    let mut stop = std::pin::pin!(stop_signal());
+    let mut stop = std::pin::pin!(stop);
     loop {
         let accepted = tokio::select! {
             biased;
@@ -174,19 +188,45 @@ async fn accept_error(err: &std::io::Error) {
     }
 }
 
+/// The signals the server reacts to; `None` where the handler could not be
+/// installed (logged), so that signal keeps its default action.
+struct Signals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+    hangup: Option<Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        let install = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot handle {name}; it keeps its default action");
+                None
+            }
+        };
+        Signals {
+            interrupt: install(SignalKind::interrupt(), "SIGINT"),
+            terminate: install(SignalKind::terminate(), "SIGTERM"),
+            hangup: install(SignalKind::hangup(), "SIGHUP"),
+        }
+    }
+}
+
 /// Resolves on the first SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
+async fn stop_signal(interrupt: Option<Signal>, terminate: Option<Signal>) {
     tokio::select! {
-        _ = int.recv() => tracing::info!("SIGINT received"),
-        _ = term.recv() => tracing::info!("SIGTERM received"),
+        Some(()) = recv(interrupt) => tracing::info!("SIGINT received"),
+        Some(()) = recv(terminate) => tracing::info!("SIGTERM received"),
+        else => std::future::pending().await,
+    }
+}
+
+/// The next delivery of `signal`; never, when there is no handler.
+async fn recv(signal: Option<Signal>) -> Option<()> {
+    match signal {
+        Some(mut signal) => signal.recv().await,
+        None => std::future::pending().await,
     }
 }
 
