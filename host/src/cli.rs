@@ -74,6 +74,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WASIBIN_DEV")]
     pub dev: bool,
 
+    /// Connection worker threads, each with its own event loop; default: one
+    /// per CPU core.
+    #[arg(long, env = "WASIBIN_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
     pub grace: u64,
