@@ -100,8 +100,10 @@ cpu_ticks() {
     local total=0 pid
     for pid in "$@"; do
         for t in /proc/"$pid"/task/*/stat; do
-            [ -r "$t" ] || continue
-            total=$((total + $(awk '{print $14 + $15}' "$t")))
+            # A thread (or a CGI child) may end between the glob and the read.
+            local ticks
+            ticks=$(awk '{print $14 + $15}' "$t" 2>/dev/null) || continue
+            total=$((total + ${ticks:-0}))
         done
     done
     echo "$total"

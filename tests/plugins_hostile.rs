@@ -154,3 +154,27 @@ fn a_full_queue_answers_503_with_retry_after() {
     assert_eq!(resp.header("retry-after"), Some("1"));
     assert_eq!(first.join().unwrap().status, 504);
 }
+
+#[test]
+fn a_spinning_guest_does_not_stall_the_other_connections_of_its_worker() {
+    let site = hostile_site();
+    site.plugin("spin", &fixture("loop"))
+        .sidecar("spin", "timeout_ms = 5000\n");
+    // One worker: the spinning guest and the other clients share its thread.
+    let server = site.start(&["--workers", "1"]);
+    let addr = server.addr;
+    let spinning = std::thread::spawn(move || get(addr, "/spin"));
+    // Give the request a moment to reach the guest; it runs for 5 s.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!spinning.is_finished(), "the spinning request is in flight");
+    for _ in 0..3 {
+        let resp = get(server.addr, "/fine");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body, b"fine\n");
+    }
+    assert!(
+        !spinning.is_finished(),
+        "the other clients were answered while the guest was still spinning"
+    );
+    assert_eq!(spinning.join().unwrap().status, 504);
+}
