@@ -16,6 +16,8 @@ head -c 1024 /dev/urandom >"$site/1k.bin"
 plugins="$OUT/hello-plugins"
 mkdir -p "$plugins"
 cp "$REPO/plugins/hello.wasm" "$plugins/hello.wasm"
+# The C hello, when clang-19 built it: the same handler without the Rust SDK.
+[ -f "$REPO/plugins/hello-c.wasm" ] && cp "$REPO/plugins/hello-c.wasm" "$plugins/hello-c.wasm"
 
 py="$OUT/pycgi"
 mkdir -p "$py/cgi-bin"
@@ -42,12 +44,17 @@ nginx_pids=$(tree_pids "$NGINX_MASTER")
 echo "# plugins: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
 printf 'server\treq/s\tp99 ms\tcpu us/req\terrors\n'
 w=$(measure "wasibin-hello" "http://127.0.0.1:$wport/hello" "$WASIBIN_PID")
+c=""
+if [ -f "$plugins/hello-c.wasm" ]; then
+    c=$(measure "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c" "$WASIBIN_PID")
+fi
 n=$(measure "nginx-1k" "http://127.0.0.1:$nport/1k.bin" $nginx_pids)
 # The CGI server forks a Python per request: its CPU is mostly in children
 # that are gone by the time we read /proc, so its cpu column is a floor.
 p=$(measure "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py" "$PY_PID")
-printf '%s\n%s\n%s\n' "$w" "$n" "$p"
+printf '%s\n' "$w" ${c:+"$c"} "$n" "$p"
 wr=$(cut -f2 <<<"$w"); nr=$(cut -f2 <<<"$n"); pr=$(cut -f2 <<<"$p")
 echo "hello/nginx	$(ratio "$wr" "$nr")x req/s"
 echo "hello/python-cgi	$(ratio "$wr" "$pr")x req/s"
-echo "hello p99	$(cut -f3 <<<"$w") ms"
+echo "hello p99	$(cut -f3 <<<"$w") ms (nginx $(cut -f3 <<<"$n") ms)"
+[ -z "$c" ] || echo "hello-c/nginx	$(ratio "$(cut -f2 <<<"$c")" "$nr")x req/s"

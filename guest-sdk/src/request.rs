@@ -10,6 +10,7 @@ use crate::cookie;
 use crate::error::HttpError;
 use crate::form::{self, Form, FormError};
 use crate::urlencoded::{percent_decode, Params};
+use crate::vars::Vars;
 
 /// One HTTP request, read once at start-up.
 ///
@@ -34,7 +35,7 @@ use crate::urlencoded::{percent_decode, Params};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    vars: BTreeMap<String, String>,
+    vars: Vars,
     body: Vec<u8>,
     query: OnceCell<Params>,
     cookies: OnceCell<Vec<(String, String)>>,
@@ -100,13 +101,9 @@ impl Request {
     /// exactly `CONTENT_LENGTH` bytes of stdin. Variables that are not UTF-8
     /// are converted lossily.
     pub fn from_env() -> Result<Self, RequestError> {
-        let vars = std::env::vars_os().map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        });
-        Self::from_cgi(vars, io::stdin().lock())
+        // `io::stdin()` allocates its 8 KiB buffer on first use: a request
+        // without a body (most GETs) never asks for it.
+        Self::read(Vars::from_env(), || io::stdin().lock())
     }
 
     /// Reads a request from explicit CGI variables and a body stream, as
@@ -119,10 +116,12 @@ impl Request {
         V: Into<String>,
         R: Read,
     {
-        let vars: BTreeMap<String, String> = vars
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        Self::read(Vars::new(vars), || stdin)
+    }
+
+    /// [`Request::from_cgi`] with the body stream opened only when there is
+    /// a body to read.
+    fn read<R: Read>(vars: Vars, stdin: impl FnOnce() -> R) -> Result<Self, RequestError> {
         let length = match vars.get("CONTENT_LENGTH").map(|v| v.trim()) {
             None | Some("") => 0,
             Some(v) => v
@@ -133,7 +132,7 @@ impl Request {
         if length > 0 {
             let capacity = usize::try_from(length.min(MAX_PREALLOCATION)).unwrap_or(0);
             body.reserve_exact(capacity);
-            stdin
+            stdin()
                 .take(length)
                 .read_to_end(&mut body)
                 .map_err(RequestError::Io)?;
@@ -145,7 +144,11 @@ impl Request {
                 });
             }
         }
-        Ok(Self::from_parts(vars, body))
+        Ok(Self {
+            vars,
+            body,
+            ..Self::default()
+        })
     }
 
     /// A request from variables and a body already in memory; the body is
@@ -157,10 +160,7 @@ impl Request {
         V: Into<String>,
     {
         Self {
-            vars: vars
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            vars: Vars::new(vars),
             body: body.into(),
             ..Self::default()
         }
@@ -219,12 +219,12 @@ impl Request {
     /// values, rebuilt from the variables: the host never passes a header
     /// whose name has `_`, so the mapping back is exact.
     pub fn headers(&self) -> impl Iterator<Item = (String, &str)> {
-        self.vars.iter().filter_map(|(k, v)| {
-            let name = match k.as_str() {
-                "CONTENT_TYPE" | "CONTENT_LENGTH" => k.as_str(),
+        self.vars().filter_map(|(k, v)| {
+            let name = match k {
+                "CONTENT_TYPE" | "CONTENT_LENGTH" => k,
                 _ => k.strip_prefix("HTTP_")?,
             };
-            Some((name.to_ascii_lowercase().replace('_', "-"), v.as_str()))
+            Some((name.to_ascii_lowercase().replace('_', "-"), v))
         })
     }
 
@@ -296,12 +296,12 @@ impl Request {
     /// Any CGI variable by its exact name (`SERVER_NAME`, `X_FULL_URL`,
     /// variables from the plugin's configuration).
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str)
+        self.vars.get(name)
     }
 
     /// Every variable, sorted by name: what an `echo` handler prints.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.vars.sorted().into_iter()
     }
 }
 

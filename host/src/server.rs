@@ -190,10 +190,12 @@ struct WorkerHandle {
 /// run at the same time); true when every connection ended within its grace.
 fn join_workers(workers: Vec<WorkerHandle>) -> bool {
     let threads: Vec<_> = workers.into_iter().map(|w| w.thread).collect();
-    threads
-        .into_iter()
-        .map(|thread| thread.join().unwrap_or(false))
-        .fold(true, |all, finished| all && finished)
+    // Every thread is joined, even after one reported stragglers.
+    let mut all_finished = true;
+    for thread in threads {
+        all_finished &= thread.join().unwrap_or(false);
+    }
+    all_finished
 }
 
 /// Start `count` worker threads. Their runtimes are built here, so a failure

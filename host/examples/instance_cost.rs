@@ -1,0 +1,87 @@
+//! What one plugin instance costs, without sockets or HTTP: instantiate a
+//! module, run `_start` with a typical CGI environment, read its stdout,
+//! drop the store; many times, on one thread. `bench/instances.sh` runs it
+//! for the example plugins and a minimal module (the engine's floor), in
+//! wall time and, under callgrind, in instructions, which the noise of a
+//! shared machine cannot move.
+//!
+//! `cargo run --release -p wasibin --example instance_cost -- FILE.wasm|FILE.wat [N]`
+//! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use wasibin::runtime::{GuestLimits, Invocation, Runtime, RuntimeConfig};
+
+/// The allocator of the server binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The environment of `GET /hello` from curl, as the gateway builds it.
+const ENV: &[(&str, &str)] = &[
+    ("GATEWAY_INTERFACE", "CGI/1.1"),
+    ("SERVER_SOFTWARE", "wasibin"),
+    ("SERVER_PROTOCOL", "HTTP/1.1"),
+    ("REQUEST_METHOD", "GET"),
+    ("SCRIPT_NAME", "/hello"),
+    ("PATH_INFO", ""),
+    ("QUERY_STRING", ""),
+    ("REMOTE_ADDR", "127.0.0.1"),
+    ("REMOTE_PORT", "50312"),
+    ("X_FULL_URL", "http://127.0.0.1:8000/hello"),
+    ("X_MATCHED_ROUTE", "/hello/..."),
+    ("X_RAW_PATH_INFO", ""),
+    ("SERVER_NAME", "127.0.0.1"),
+    ("SERVER_PORT", "8000"),
+    ("HTTP_HOST", "127.0.0.1:8000"),
+    ("HTTP_USER_AGENT", "curl/7.88.1"),
+    ("HTTP_ACCEPT", "*/*"),
+];
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .context("usage: instance_cost FILE.wasm|FILE.wat [N]")?;
+    let count: u32 = args.next().map_or(Ok(20_000), |n| n.parse())?;
+    let slots = std::env::var("INSTANCE_COST_SLOTS").map_or(Ok(16), |n| n.parse())?;
+    let runtime = Runtime::new(&RuntimeConfig {
+        max_memory: 128 << 20,
+        max_instances: slots,
+        cache_dir: None,
+    })?;
+    let bytes = wat::parse_file(&path).with_context(|| format!("reading {path}"))?;
+    let module = runtime.compile(&bytes)?;
+    let limits = GuestLimits {
+        timeout: Duration::from_secs(10),
+        max_memory: 128 << 20,
+        max_stdout: 1 << 20,
+    };
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        for round in 1..=3 {
+            let start = Instant::now();
+            for _ in 0..count {
+                let invocation = Invocation {
+                    args: vec!["hello".to_owned()],
+                    env: ENV
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                    log_tag: "instance_cost".to_owned(),
+                    ..Invocation::default()
+                };
+                let output = runtime.run(&module, invocation, &limits).await?;
+                anyhow::ensure!(!output.stdout.is_empty(), "the module wrote nothing");
+            }
+            let per_instance = start.elapsed() / count;
+            println!(
+                "round {round}: {:.2} us per instance",
+                per_instance.as_secs_f64() * 1e6
+            );
+        }
+        Ok(())
+    })
+}
