@@ -133,6 +133,20 @@ impl Conn<'_> {
             let result = match head_deadline {
                 Some(deadline) => self.io.read_more(deadline).await,
                 None => {
+                    // Answers leave at the end of the worker's tick, not one
+                    // by one: yielding lets every other connection of this
+                    // worker that is ready compute its answer first, so the
+                    // writes go out back to back and the client is woken
+                    // once per batch instead of once per answer. Waking a
+                    // sleeping client costs the sender an IPI; on the VMs we
+                    // measured, ~10 us of server CPU per response. Measured
+                    // with the hello plugin at 50 connections: 20-21k ->
+                    // 27-28k req/s, 1 KiB static files unchanged. With
+                    // nothing else ready it costs one non-blocking poll of
+                    // the reactor.
+                    if !self.io.wbuf.is_empty() {
+                        tokio::task::yield_now().await;
+                    }
                     if *shutdown.borrow() || self.io.flush().await.is_err() {
                         return Next::Close;
                     }
