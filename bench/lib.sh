@@ -138,6 +138,21 @@ measure() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$errors"
 }
 
+# measure_paced NAME URL : latency under a steady load below saturation
+# (bench/fixtures/pace.lua: each connection pauses 5 ms between requests).
+# At full load every closed-loop client measures a queue: with 50
+# connections the mean latency is 50 / req/s whatever the server does.
+# Prints one TSV row: name req/s p50_ms p99_ms
+measure_paced() {
+    local name=$1 url=$2 out
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/fixtures/pace.lua" "$url")
+    echo "$out" >"$OUT/wrk-paced-$name.txt"
+    printf '%s\t%s\t%s\t%s\n' "$name" \
+        "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" \
+        "$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")" \
+        "$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+}
+
 # wrk prints latencies as 812.00us, 1.23ms or 1.01s: to milliseconds.
 to_ms() {
     python3 - "$1" <<'PY'

@@ -4,6 +4,10 @@
 # `python3 -m http.server --cgi` running the same hello as a CGI script.
 # Targets (issue 3): hello >= 0.8x nginx req/s, p99 <= 2 ms at 50
 # connections, >= 400x the Python CGI server.
+# Two tables: full load (wrk as fast as it can: req/s, and p99 of what is
+# then mostly a queue), and a paced load (each connection pauses 5 ms
+# between requests, ~8k req/s offered) where p50/p99 are the servers' own
+# latency. Python's CGI server cannot keep up with the paced load either.
 source "$(dirname "$0")/lib.sh"
 need wrk wrk
 need nginx nginx-light
@@ -58,3 +62,11 @@ echo "hello/nginx	$(ratio "$wr" "$nr")x req/s"
 echo "hello/python-cgi	$(ratio "$wr" "$pr")x req/s"
 echo "hello p99	$(cut -f3 <<<"$w") ms (nginx $(cut -f3 <<<"$n") ms)"
 [ -z "$c" ] || echo "hello-c/nginx	$(ratio "$(cut -f2 <<<"$c")" "$nr")x req/s"
+
+echo
+echo "# paced: $CONNS connections, each pausing 5 ms between requests"
+printf 'server\treq/s\tp50 ms\tp99 ms\n'
+measure_paced "wasibin-hello" "http://127.0.0.1:$wport/hello"
+[ -z "$c" ] || measure_paced "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c"
+measure_paced "nginx-1k" "http://127.0.0.1:$nport/1k.bin"
+measure_paced "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py"
