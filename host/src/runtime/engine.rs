@@ -11,6 +11,7 @@ use wasmtime::{
 };
 
 use super::cache::DiskCache;
+use super::environ;
 use super::invoke::{self, RunError, StoreState};
 use super::module::{self, CompiledModule, LoadError, Provided};
 use super::{GuestLimits, GuestOutput, Invocation, RuntimeConfig};
@@ -63,6 +64,7 @@ impl Runtime {
             .context("cannot create the wasm engine")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi)?;
+        environ::shadow_in(&mut linker)?;
         let provided = provided_imports(&engine, &linker);
         let ticker = start_ticker(&engine)?;
         let cache = cfg

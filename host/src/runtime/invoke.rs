@@ -16,6 +16,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::module::CompiledModule;
 use super::stdio::{StderrLog, StdoutCapture};
@@ -49,6 +50,8 @@ pub enum RunError {
 /// What a request's `Store` holds.
 pub(crate) struct StoreState {
     wasi: WasiP1Ctx,
+    /// The environment, served by `environ.rs`, not by `wasi`.
+    env: EnvBlock,
     limiter: MemoryCap,
 }
 
@@ -57,12 +60,17 @@ impl StoreState {
     pub(super) fn empty() -> Self {
         Self {
             wasi: WasiCtxBuilder::new().build_p1(),
+            env: EnvBlock::default(),
             limiter: MemoryCap::new(0),
         }
     }
 
     pub(super) fn wasi(&mut self) -> &mut WasiP1Ctx {
         &mut self.wasi
+    }
+
+    pub(super) fn env(&self) -> &EnvBlock {
+        &self.env
     }
 }
 
@@ -74,11 +82,13 @@ pub(super) async fn run(
     limits: &GuestLimits,
 ) -> Result<GuestOutput, RunError> {
     let stdout = StdoutCapture::new(limits.max_stdout);
+    let env = EnvBlock::new(&inv.env).map_err(|e| RunError::Trap(e.to_string()))?;
     let wasi = wasi_context(inv, &stdout)?;
     let mut store = Store::new(
         engine,
         StoreState {
             wasi,
+            env,
             limiter: MemoryCap::new(limits.max_memory),
         },
     );
@@ -142,12 +152,12 @@ pub(super) async fn run(
     })
 }
 
-/// The guest's whole world: argv, env, stdin, stdout, stderr and the granted
-/// folders; nothing is inherited from the server process.
+/// The rest of the guest's world besides its environment: argv, stdin,
+/// stdout, stderr and the granted folders; nothing is inherited from the
+/// server process.
 fn wasi_context(inv: Invocation, stdout: &StdoutCapture) -> Result<WasiP1Ctx, RunError> {
     let mut b = WasiCtxBuilder::new();
     b.args(&inv.args)
-        .envs(&inv.env)
         .stdin(MemoryInputPipe::new(inv.stdin))
         .stdout(stdout.clone())
         .stderr(StderrLog::new(inv.log_tag));

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 mod cache;
 mod engine;
+mod environ;
 mod invoke;
 mod limiter;
 mod module;
