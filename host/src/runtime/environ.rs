@@ -96,25 +96,22 @@ fn guest_range(memory_len: usize, at: u32, len: usize) -> Option<std::ops::Range
 /// Replaces wasmtime-wasi's two environment functions in `linker` (which
 /// must already hold them) with ones that read [`StoreState`]'s block.
 pub(super) fn shadow_in(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    /// Both calls take two guest pointers and answer an errno.
+    type Write = fn(&EnvBlock, &mut [u8], u32, u32) -> i32;
+    let calls: [(&str, Write); 2] = [
+        ("environ_sizes_get", EnvBlock::write_sizes),
+        ("environ_get", EnvBlock::write_vars),
+    ];
     linker.allow_shadowing(true);
-    linker.func_wrap(
-        WASI_P1,
-        "environ_sizes_get",
-        |mut caller: Caller<'_, StoreState>, count_at: u32, size_at: u32| -> i32 {
-            with_memory(&mut caller, |memory, env| {
-                env.write_sizes(memory, count_at, size_at)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI_P1,
-        "environ_get",
-        |mut caller: Caller<'_, StoreState>, environ_at: u32, buf_at: u32| -> i32 {
-            with_memory(&mut caller, |memory, env| {
-                env.write_vars(memory, environ_at, buf_at)
-            })
-        },
-    )?;
+    for (name, write) in calls {
+        linker.func_wrap(
+            WASI_P1,
+            name,
+            move |mut caller: Caller<'_, StoreState>, first: u32, second: u32| -> i32 {
+                with_memory(&mut caller, |memory, env| write(env, memory, first, second))
+            },
+        )?;
+    }
     linker.allow_shadowing(false);
     Ok(())
 }
