@@ -104,7 +104,7 @@ fn guest_range(
 ) -> Result<std::ops::Range<usize>, BadPointer> {
     let start = usize::try_from(at).map_err(|_| BadPointer)?;
     let end = start.checked_add(len).ok_or(BadPointer)?;
-    if end <= memory_len && at % align == 0 {
+    if end <= memory_len && at.is_multiple_of(align) {
         Ok(start..end)
     } else {
         Err(BadPointer)
