@@ -11,7 +11,7 @@
 //! memory, or a misaligned one where a `u32` goes, traps as it does in
 //! wasmtime-wasi (the WASI spec: a function that must dereference an
 //! out-of-bounds pointer shall trap). Measured with callgrind
-//! (`bench/instances.sh`): the Rust hello went from 75.0k to 63.5k
+//! (`bench/instances.sh`): the Rust hello went from 75.0k to 63.0k
 //! instructions per instance, the minimal module from 33.9k to 31.7k.
 
 use wasmtime::{Caller, Extern, Linker};
