@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
@@ -189,6 +188,8 @@ struct WorkerHandle {
 /// Close every worker's intake, then wait for them all (their grace periods
 /// run at the same time); true when every connection ended within its grace.
 fn join_workers(workers: Vec<WorkerHandle>) -> bool {
+    // Dropping each handle's `intake` closes it: its worker stops taking
+    // connections and starts its grace period.
     let threads: Vec<_> = workers.into_iter().map(|w| w.thread).collect();
     // Every thread is joined, even after one reported stragglers.
     let mut all_finished = true;
