@@ -245,7 +245,7 @@ mod tests {
         tune: impl FnOnce(&mut PluginConfig),
     ) -> RouteMatch {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures")
+            .join("tests/fixtures")
             .join(format!("{name}.wat"));
         let wasm = wat::parse_file(&file).unwrap();
         let mut config = PluginConfig::from_defaults(&PluginDefaults::default());

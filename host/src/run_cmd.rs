@@ -13,6 +13,7 @@ use bytes::Bytes;
 use clap::Args;
 
 use crate::gateway::{redirected_request, Gateway, Outcome};
+use crate::http::grammar::{is_field_value, is_token};
 use crate::http::{reason_phrase, Headers, Request, Response, Version};
 use crate::plugins::{
     is_safe_segment, load_config, short_hash, Gate, Lookup, Plugin, PluginDefaults, RouteTable,
@@ -154,7 +155,7 @@ fn request(args: &RunArgs, target: &str, body_len: Option<usize>) -> anyhow::Res
     if !target.starts_with('/') {
         bail!("--path must start with '/', not {target:?}");
     }
-    if args.method.is_empty() || !args.method.bytes().all(is_tchar) {
+    if !is_token(args.method.as_bytes()) {
         bail!("--method {:?} is not an HTTP method token", args.method);
     }
     let mut headers = Headers::new();
@@ -163,10 +164,10 @@ fn request(args: &RunArgs, target: &str, body_len: Option<usize>) -> anyhow::Res
             .split_once(':')
             .with_context(|| format!("--header {h:?} is not NAME:VALUE"))?;
         let value = value.trim_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(is_tchar) {
+        if !is_token(name.as_bytes()) {
             bail!("--header {h:?}: {name:?} is not a header name");
         }
-        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        if !is_field_value(value.as_bytes()) {
             bail!("--header {h:?}: control characters are not allowed in a value");
         }
         headers.push(name, value);
@@ -200,11 +201,6 @@ fn split_target(target: &str) -> (String, Option<String>) {
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
         None => (target.to_owned(), None),
     }
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Status line, headers, `Content-Length`, blank line and body, as the

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use percent_encoding::percent_decode_str;
 
+use crate::http::grammar::{absolute_authority, is_hop_by_hop, split_authority};
 use crate::http::Request;
 
 /// Where a request landed inside a plugin mount; the router computes it.
@@ -36,20 +37,15 @@ pub struct EnvPolicy<'a> {
     pub sidecar: &'a [(String, String)],
 }
 
-/// Request headers that never become `HTTP_*` variables.
+/// Request headers that never become `HTTP_*` variables besides the
+/// hop-by-hop ones, which describe the connection to the server, not the
+/// request to the handler.
 ///
-/// Hop-by-hop fields describe the connection to the server, not the request
-/// to the handler; `Content-Type`/`Content-Length` already have their own
-/// variables; `Proxy` would become `HTTP_PROXY`, which HTTP client libraries
-/// read as their proxy setting (httpoxy, CVE-2016-5385);
-/// `Proxy-Authorization` is a credential for a proxy, never for the origin.
+/// `Content-Type`/`Content-Length` already have their own variables;
+/// `Proxy` would become `HTTP_PROXY`, which HTTP client libraries read as
+/// their proxy setting (httpoxy, CVE-2016-5385); `Proxy-Authorization` is a
+/// credential for a proxy, never for the origin.
 const NOT_PASSED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-connection",
     "content-type",
     "content-length",
     "proxy",
@@ -134,6 +130,7 @@ fn push_http_headers(out: &mut Vec<(String, String)>, req: &Request, pass_author
     let first_http = out.len();
     for (name, value) in req.headers.iter() {
         if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || is_hop_by_hop(name)
             || NOT_PASSED.iter().any(|n| n.eq_ignore_ascii_case(name))
             || (!pass_authorization && name.eq_ignore_ascii_case("authorization"))
         {
@@ -180,7 +177,7 @@ fn plain_ip(ip: IpAddr) -> IpAddr {
 /// when it names none; the local socket address when the request named no
 /// host at all (HTTP/1.0 without `Host`).
 fn server_name_port(req: &Request) -> (String, String) {
-    let authority = absolute_form_authority(&req.target)
+    let authority = absolute_authority(&req.target)
         .or_else(|| req.headers.get_str("host"))
         .map(str::trim)
         .filter(|a| !a.is_empty());
@@ -193,41 +190,6 @@ fn server_name_port(req: &Request) -> (String, String) {
             };
             (name, req.local.port().to_string())
         }
-    }
-}
-
-/// The authority of an absolute-form target (`http://host:port/path`).
-fn absolute_form_authority(target: &str) -> Option<&str> {
-    let (scheme, rest) = target.split_once("://")?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return None;
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    // Userinfo is not part of the host (and is not passed on).
-    Some(
-        authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host),
-    )
-}
-
-/// Split `host[:port]`, keeping an IPv6 literal's brackets as RFC 3875
-/// §4.1.14 writes `SERVER_NAME`.
-fn split_authority(authority: &str) -> (&str, Option<&str>) {
-    let colon = if authority.starts_with('[') {
-        authority
-            .find(']')
-            .and_then(|close| authority[close..].find(':').map(|c| close + c))
-    } else {
-        authority.rfind(':')
-    };
-    match colon {
-        Some(c) if authority[c + 1..].bytes().all(|b| b.is_ascii_digit()) => {
-            let port = &authority[c + 1..];
-            (&authority[..c], (!port.is_empty()).then_some(port))
-        }
-        _ => (authority, None),
     }
 }
 

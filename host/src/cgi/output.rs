@@ -7,6 +7,7 @@
 //! without a second pass. It keeps only the current partial line between
 //! feeds, bounded by [`MAX_HEAD_BYTES`].
 
+use crate::http::grammar::{is_field_value, is_server_written, is_token, trim_ows};
 use crate::http::Headers;
 
 /// The largest header block a guest may print (bytes, line ends included).
@@ -104,20 +105,6 @@ pub enum Feed {
     },
 }
 
-/// Fields the host owns or that describe one hop, never copied from a guest.
-const DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "te",
-    "trailer",
-    "upgrade",
-    "proxy-connection",
-    "date",
-    "server",
-];
-
 /// An incremental CGI header-block parser.
 #[derive(Debug, Default)]
 pub struct HeadParser {
@@ -208,13 +195,13 @@ impl HeadParser {
             .position(|&b| b == b':')
             .ok_or(OutputError::NoColon { line: lineno })?;
         let name = &line[..colon];
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        if !is_token(name) {
             return Err(OutputError::InvalidName { line: lineno });
         }
         // A token is ASCII, so this conversion cannot fail.
         let name = String::from_utf8_lossy(name).into_owned();
         let value = trim_ows(&line[colon + 1..]);
-        if value.iter().any(|&b| is_ctl(b)) {
+        if !is_field_value(value) {
             return Err(OutputError::InvalidValue { name });
         }
         self.field(name, value)?;
@@ -244,7 +231,7 @@ impl HeadParser {
                 });
             }
             self.content_type = true;
-        } else if DROPPED.iter().any(|d| d.eq_ignore_ascii_case(&name)) {
+        } else if is_server_written(&name) {
             return Ok(());
         }
         self.headers.push(name, value.to_vec());
@@ -310,27 +297,6 @@ fn parse_status(value: &[u8]) -> Result<(u16, Option<String>), OutputError> {
         .then(|| std::str::from_utf8(reason).ok().map(str::to_owned))
         .flatten();
     Ok((code, reason))
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Control characters other than HTAB: never legal in a field value, and
-/// CR, LF or NUL would let a value split the head on the way to the client.
-fn is_ctl(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7f
-}
-
-fn trim_ows(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
 }
 
 #[cfg(test)]
@@ -575,7 +541,7 @@ mod tests {
             }
             if let Ok((Reply::Document { headers, reason, .. }, _)) = &whole {
                 for (n, v) in headers.iter() {
-                    prop_assert!(!n.is_empty() && n.bytes().all(is_tchar));
+                    prop_assert!(is_token(n.as_bytes()));
                     prop_assert!(!v.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)));
                 }
                 prop_assert!(!reason.as_deref().unwrap_or_default().contains(['\r', '\n', '\0']));
@@ -602,7 +568,7 @@ mod tests {
                 .filter(|(n, _)| {
                     let n = n.to_ascii_lowercase();
                     !matches!(n.as_str(), "status" | "location" | "content-type")
-                        && !DROPPED.contains(&n.as_str())
+                        && !is_server_written(&n)
                 })
                 .collect();
             let mut want = vec![("Content-Type".to_owned(), "text/plain".to_owned())];

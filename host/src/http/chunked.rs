@@ -7,6 +7,7 @@
 //! it keeps partial size lines in its state, so it consumes every byte it is
 //! given and the caller's buffer never grows while a body streams through.
 
+use super::grammar::{is_field_byte, is_tchar};
 use super::Limits;
 
 /// What one call to [`ChunkedDecoder::decode`] found.
@@ -69,16 +70,6 @@ impl Default for ChunkedDecoder {
             trailer_len: 0,
         }
     }
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Bytes allowed inside a chunk extension or a field value: VCHAR, SP,
-/// HTAB and obs-text; never CR, LF, NUL or another control byte.
-fn is_text(b: u8) -> bool {
-    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 
 impl ChunkedDecoder {
@@ -173,7 +164,7 @@ impl ChunkedDecoder {
                 self.size_line_byte()?;
                 match b {
                     b'\r' => State::SizeLf { value },
-                    _ if is_text(b) => State::Ext { value },
+                    _ if is_field_byte(b) => State::Ext { value },
                     _ => return Err("invalid byte in chunk extension"),
                 }
             }
@@ -222,7 +213,7 @@ impl ChunkedDecoder {
                 self.trailer_byte()?;
                 match b {
                     b'\r' => State::TrailerLf,
-                    _ if is_text(b) => State::TrailerValue,
+                    _ if is_field_byte(b) => State::TrailerValue,
                     _ => return Err("invalid trailer field value"),
                 }
             }

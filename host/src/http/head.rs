@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::request::absolute_authority;
+use super::grammar::{absolute_authority, is_token, is_valid_host, trim_ows};
 use super::{Limits, Request, Version};
 
 /// Header slots parsed into a stack array; a configured `max_headers` above
@@ -291,36 +291,12 @@ fn split_target<'t>(
     Ok((if path.is_empty() { "/" } else { path }, query))
 }
 
-/// A Host value (or authority): `reg-name[:port]` or `[IP-literal][:port]`,
-/// possibly empty. Anything else (slashes, spaces, userinfo) is refused so
-/// that no later consumer (`SERVER_NAME`, redirects) sees it.
+/// Refuse a Host value (or authority) that is not `host[:port]`.
 fn validate_host(value: &[u8]) -> Result<(), Rejection> {
-    const BAD: Rejection = reject(400, "invalid Host");
-    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
-        let end = rest.iter().position(|&b| b == b']').ok_or(BAD)?;
-        if !rest[..end]
-            .iter()
-            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err(BAD);
-        }
-        (&[][..], &rest[end + 1..])
-    } else {
-        let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-        (&value[..end], &value[end..])
-    };
-    let reg_name_ok = host
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
-    let port_ok = match port {
-        [] => true,
-        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if reg_name_ok && port_ok {
+    if is_valid_host(value) {
         Ok(())
     } else {
-        Err(BAD)
+        Err(reject(400, "invalid Host"))
     }
 }
 
@@ -351,7 +327,7 @@ fn check_transfer_coding(value: &[u8]) -> Result<(), Rejection> {
         let mut parts = item.split(|&b| b == b';');
         let name = trim_ows(parts.next().unwrap_or(&[]));
         let has_params = parts.next().is_some();
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        if !is_token(name) {
             return Err(reject(400, "malformed Transfer-Encoding"));
         }
         if last_chunked {
@@ -370,20 +346,6 @@ fn check_transfer_coding(value: &[u8]) -> Result<(), Rejection> {
         return Err(reject(501, "unsupported transfer coding"));
     }
     Ok(())
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

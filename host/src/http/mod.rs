@@ -6,6 +6,7 @@ mod body;
 mod chunked;
 mod conn;
 mod date;
+pub(crate) mod grammar;
 mod head;
 mod headers;
 mod io;

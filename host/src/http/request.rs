@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use super::grammar::{absolute_authority, split_authority};
 use super::Headers;
 
 /// The protocol version of a request; it decides keep-alive defaults and
@@ -62,7 +63,7 @@ impl Request {
             Some(authority) => authority,
             None => self.headers.get_str("host")?,
         };
-        let host = strip_port(authority);
+        let (host, _port) = split_authority(authority);
         (!host.is_empty()).then_some(host)
     }
 
@@ -80,33 +81,6 @@ impl Request {
             local,
             id: 0,
         }
-    }
-}
-
-/// The authority of an absolute-form target (`http://host:port/path`), or
-/// `None` for any other form.
-pub(crate) fn absolute_authority(target: &str) -> Option<&str> {
-    let rest = strip_prefix_ignore_case(target, "http://")
-        .or_else(|| strip_prefix_ignore_case(target, "https://"))?;
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-/// `host[:port]` or `[v6]:port` without the port.
-fn strip_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        match authority.find(']') {
-            Some(end) => &authority[..=end],
-            None => authority,
-        }
-    } else {
-        authority.split(':').next().unwrap_or(authority)
     }
 }
 
@@ -144,6 +118,5 @@ mod tests {
         let req = request("HTTP://Other.example:81/p?q", Some("example.com"));
         assert_eq!(req.host_name(), Some("Other.example"));
         assert_eq!(request("https://h", None).host_name(), Some("h"));
-        assert_eq!(absolute_authority("/http://x"), None);
     }
 }

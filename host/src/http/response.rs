@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::grammar::{is_field_byte, is_field_value, is_server_written, is_token};
 use super::Headers;
 
 /// A response to write. The connection loop adds `Date`, `Server`, framing
@@ -183,12 +184,7 @@ pub(crate) fn encode_head(
     push_decimal(out, u64::from(response.status));
     out.push(b' ');
     let reason = match response.reason.as_deref() {
-        Some(r)
-            if r.bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80) =>
-        {
-            r
-        }
+        Some(r) if r.bytes().all(is_field_byte) => r,
         _ => reason_phrase(response.status),
     };
     out.extend_from_slice(reason.as_bytes());
@@ -198,14 +194,14 @@ pub(crate) fn encode_head(
     super::date::with_http_date(|d| out.extend_from_slice(d));
     out.extend_from_slice(b"\r\n");
     for (name, value) in response.headers.iter() {
-        if is_reserved(name) {
+        if is_server_written(name) {
             tracing::debug!(
                 header = name,
                 "service set a connection-managed header; dropped"
             );
             continue;
         }
-        if !valid_field(name, value) {
+        if !is_token(name.as_bytes()) || !is_field_value(value) {
             tracing::warn!(
                 header = name,
                 "service produced an invalid header field; dropped"
@@ -228,27 +224,6 @@ pub(crate) fn encode_head(
         ConnectionHeader::Close => out.extend_from_slice(b"Connection: close\r\n"),
     }
     out.extend_from_slice(b"\r\n");
-}
-
-fn is_reserved(name: &str) -> bool {
-    [
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "date",
-        "server",
-        "keep-alive",
-    ]
-    .iter()
-    .any(|r| r.len() == name.len() && r.eq_ignore_ascii_case(name))
-}
-
-fn valid_field(name: &str, value: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        && value.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0)
 }
 
 /// Decimal digits without going through `fmt` (this runs per response).

@@ -353,7 +353,7 @@ pub fn tempdir() -> tempfile::TempDir {
 /// A hostile or helper module from `tests/fixtures/NAME.wat`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = repo_root()
-        .join("tests/fixtures")
+        .join("host/tests/fixtures")
         .join(format!("{name}.wat"));
     wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
