@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use wasibin::runtime::{GuestLimits, Invocation, Runtime, RuntimeConfig};
+use wasibin::runtime::{EngineConfig, GuestLimits, Invocation, WasmEngine};
 
 /// The allocator of the server binary, so the figures are the server's.
 #[global_allocator]
@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
         .context("usage: instance_cost FILE.wasm|FILE.wat [N]")?;
     let count: u32 = args.next().map_or(Ok(20_000), |n| n.parse())?;
     let slots = std::env::var("INSTANCE_COST_SLOTS").map_or(Ok(16), |n| n.parse())?;
-    let runtime = Runtime::new(&RuntimeConfig {
+    let runtime = WasmEngine::new(&EngineConfig {
         max_memory: 128 << 20,
         max_instances: slots,
         cache_dir: None,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::cgi::{self, EnvPolicy, Mount, Reply};
 use crate::http::{Body, Request, Response};
 use crate::plugins::{Plugin, RouteMatch};
-use crate::runtime::{Invocation, RunError, Runtime};
+use crate::runtime::{Invocation, RunError, WasmEngine};
 
 /// What the dispatcher does with a plugin's answer.
 #[derive(Debug)]
@@ -33,14 +33,14 @@ pub enum Outcome {
 /// Runs requests through plugins; one per server, shared by all connections.
 #[derive(Debug)]
 pub struct Gateway {
-    runtime: Arc<Runtime>,
+    runtime: Arc<WasmEngine>,
     dev: bool,
 }
 
 impl Gateway {
     /// `dev` puts failure details into error pages (never in production: a
     /// guest's error text may reveal its configuration).
-    pub fn new(runtime: Arc<Runtime>, dev: bool) -> Gateway {
+    pub fn new(runtime: Arc<WasmEngine>, dev: bool) -> Gateway {
         Gateway { runtime, dev }
     }
 
@@ -227,20 +227,20 @@ mod tests {
     use super::*;
     use crate::http::{Headers, Version};
     use crate::plugins::{Gate, PluginConfig, PluginDefaults};
-    use crate::runtime::RuntimeConfig;
+    use crate::runtime::EngineConfig;
 
-    fn runtime() -> Arc<Runtime> {
-        let config = RuntimeConfig {
+    fn runtime() -> Arc<WasmEngine> {
+        let config = EngineConfig {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: None,
         };
-        Arc::new(Runtime::new(&config).unwrap())
+        Arc::new(WasmEngine::new(&config).unwrap())
     }
 
     /// A match for `/NAME` running `tests/fixtures/NAME.wat`.
     fn fixture_match(
-        runtime: &Runtime,
+        runtime: &WasmEngine,
         name: &str,
         tune: impl FnOnce(&mut PluginConfig),
     ) -> RouteMatch {

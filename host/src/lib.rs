@@ -6,7 +6,6 @@
 //! [`gateway`]). Dependencies point one way: `http` knows nothing of wasm,
 //! `runtime` knows nothing of sockets, `cgi` is pure functions.
 
-pub mod access_log;
 pub mod app;
 pub mod cgi;
 pub mod cli;

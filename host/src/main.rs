@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 use wasibin::cli::{self, Command, ServeArgs};
 use wasibin::plugins::PluginDefaults;
-use wasibin::runtime::{GuestLimits, RuntimeConfig};
+use wasibin::runtime::{EngineConfig, GuestLimits};
 use wasibin::server::{self, ServerConfig, StartError};
 
 /// Every plugin request builds and drops a WASI context, a store and an
@@ -100,14 +100,14 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
     }
 }
 
-fn runtime_config(args: &ServeArgs, cache_dir: Option<PathBuf>) -> RuntimeConfig {
+fn runtime_config(args: &ServeArgs, cache_dir: Option<PathBuf>) -> EngineConfig {
     if args.plugin.plugin_memory_mb > args.plugin.plugin_memory_max_mb {
         cli::usage_error(&format!(
             "--plugin-memory-mb {} is above --plugin-memory-max-mb {}",
             args.plugin.plugin_memory_mb, args.plugin.plugin_memory_max_mb
         ));
     }
-    RuntimeConfig {
+    EngineConfig {
         max_memory: mib(args.plugin.plugin_memory_max_mb),
         max_instances: args.plugin.max_instances,
         cache_dir,

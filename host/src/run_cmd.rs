@@ -18,7 +18,7 @@ use crate::http::{reason_phrase, Headers, Request, Response, Version};
 use crate::plugins::{
     is_safe_segment, load_config, short_hash, Gate, Lookup, Plugin, PluginDefaults, RouteTable,
 };
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{EngineConfig, WasmEngine};
 
 /// What `wasibin run` sends to the plugin.
 #[derive(Debug, Args)]
@@ -52,10 +52,10 @@ const MAX_LOCAL_REDIRECTS: usize = 10;
 /// are shown in the page (as with `--dev`) and logged.
 pub async fn run(
     args: RunArgs,
-    runtime: RuntimeConfig,
+    runtime: EngineConfig,
     defaults: PluginDefaults,
 ) -> anyhow::Result<i32> {
-    let runtime = Arc::new(Runtime::new(&runtime)?);
+    let runtime = Arc::new(WasmEngine::new(&runtime)?);
     let plugin = load_plugin(&args.plugin, &runtime, &defaults)?;
     let route = plugin.route.clone();
     let max_body = plugin.config.max_body;
@@ -115,7 +115,7 @@ pub async fn run(
 /// mounted at `/NAME`.
 fn load_plugin(
     file: &Path,
-    runtime: &Runtime,
+    runtime: &WasmEngine,
     defaults: &PluginDefaults,
 ) -> anyhow::Result<Plugin> {
     let name = file

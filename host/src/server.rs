@@ -26,12 +26,11 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-use crate::access_log::AccessLog;
 use crate::app::App;
 use crate::gateway::Gateway;
-use crate::http::{self, ConnConfig, Limits};
+use crate::http::{self, AccessLog, ConnConfig, Limits};
 use crate::plugins::{PluginDefaults, PluginHost};
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{EngineConfig, WasmEngine};
 use crate::static_files::StaticFiles;
 
 /// Everything the server needs, resolved from the command line.
@@ -50,7 +49,7 @@ pub struct ServerConfig {
     /// Connection-loop limits.
     pub limits: Limits,
     /// Engine-wide settings.
-    pub runtime: RuntimeConfig,
+    pub runtime: EngineConfig,
     /// Per-plugin defaults.
     pub plugin_defaults: PluginDefaults,
     /// Time in-flight requests get after a stop signal.
@@ -83,7 +82,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let listener = bind(config.addr)?;
     let local = listener.local_addr().context("reading the bound address")?;
 
-    let runtime = Arc::new(Runtime::new(&config.runtime).context("starting the wasm engine")?);
+    let runtime = Arc::new(WasmEngine::new(&config.runtime).context("starting the wasm engine")?);
     let plugins = Arc::new(
         PluginHost::load(
             &config.plugins_dir,
@@ -104,10 +103,10 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     announce(&config, local, &plugins, &statics);
 
     let access_log = config.access_log.then(AccessLog::stdout);
-    let conn_config = Arc::new(ConnConfig {
+    let conn_config = ConnConfig {
         limits: config.limits.clone(),
         access_log: access_log.clone(),
-    });
+    };
     let app = Arc::new(App::new(
         Arc::clone(&plugins),
         Gateway::new(runtime, config.dev),
@@ -204,7 +203,7 @@ fn join_workers(workers: Vec<WorkerHandle>) -> bool {
 fn start_workers(
     count: usize,
     app: &Arc<App>,
-    conn_config: &Arc<ConnConfig>,
+    conn_config: &ConnConfig,
     shutdown_rx: &watch::Receiver<bool>,
     grace: Duration,
 ) -> anyhow::Result<Vec<WorkerHandle>> {
@@ -217,7 +216,12 @@ fn start_workers(
             let (intake, connections) = mpsc::unbounded_channel();
             let worker = Worker {
                 app: Arc::clone(app),
-                conn_config: Arc::clone(conn_config),
+                // Each worker logs into a buffer of its own: no lock on the
+                // request path is shared with another core.
+                conn_config: Arc::new(ConnConfig {
+                    limits: conn_config.limits.clone(),
+                    access_log: conn_config.access_log.as_ref().map(AccessLog::for_worker),
+                }),
                 shutdown_rx: shutdown_rx.clone(),
                 grace,
             };

@@ -15,12 +15,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::access_log::{AccessLog, Exchange, RequestLine};
 use super::body::RequestBody;
 use super::head::{parse_head, Expect, Head, Rejection};
 use super::io::{ConnIo, ReadError, COPY_BODY_MAX};
 use super::response::{encode_head, status_has_no_body, ConnectionHeader};
 use super::{Body, Limits, Request, Response, Service, Version};
-use crate::access_log::{AccessLog, Entry, RequestLine};
 
 /// Most bytes of an unparseable request line copied into the access log.
 const LOGGED_LINE_MAX: usize = 1024;
@@ -285,7 +285,7 @@ impl Conn<'_> {
             return;
         };
         let req = &self.req;
-        log.log(&Entry {
+        log.log(&Exchange {
             peer: req.peer.ip(),
             request: RequestLine::Parsed {
                 method: &req.method,
@@ -320,7 +320,7 @@ impl Conn<'_> {
             sent = bytes.len() as u64;
         }
         if let Some(log) = &self.config.access_log {
-            log.log(&Entry {
+            log.log(&Exchange {
                 peer: peer.ip(),
                 request: RequestLine::Raw(if line.is_empty() { b"-" } else { line }),
                 status: rejection.status,
@@ -391,7 +391,7 @@ async fn shutdown_signalled(rx: &mut watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access_log::tests::Captured;
+    use crate::http::access_log::tests::Captured;
     use crate::http::{FileBody, Headers};
     use bytes::Bytes;
     use std::future::Future;

@@ -2,6 +2,7 @@
 //! bodies, response framing. It knows nothing about wasm or files; it calls a
 //! [`Service`] for every request and writes what the service answers.
 
+mod access_log;
 mod body;
 mod chunked;
 mod conn;
@@ -14,14 +15,13 @@ mod limits;
 mod request;
 mod response;
 
+pub use access_log::AccessLog;
 pub use body::{BodyError, RequestBody};
 pub use conn::{serve_connection, ConnConfig};
 pub use headers::Headers;
 pub use limits::Limits;
 pub use request::{Request, Version};
 pub use response::{reason_phrase, Body, FileBody, Response};
-
-pub(crate) use date::with_clf_date;
 
 use std::future::Future;
 

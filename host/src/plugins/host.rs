@@ -5,7 +5,7 @@
 //! from outside: a `notify` watcher or SIGHUP handler only calls
 //! [`PluginHost::rescan`] (debounce before calling; rescans are serialised,
 //! and an unchanged file costs one `stat`); the disk cache of compiled
-//! modules sits behind `Runtime::compile`, the one place bytes become a
+//! modules sits behind `WasmEngine::compile`, the one place bytes become a
 //! module.
 
 use std::collections::{HashMap, HashSet};
@@ -23,7 +23,7 @@ use sha2::{Digest as _, Sha256};
 use super::scan::{self, Candidate, Fingerprint};
 use super::sidecar::{self, PluginConfig, PluginDefaults};
 use super::{Gate, Plugin, RouteTable};
-use crate::runtime::{CompiledModule, Runtime};
+use crate::runtime::{CompiledModule, WasmEngine};
 
 /// Largest `.wasm` file loaded.
 pub const MAX_MODULE_BYTES: u64 = 256 << 20;
@@ -41,7 +41,7 @@ pub struct PluginHost {
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
-    runtime: Arc<Runtime>,
+    runtime: Arc<WasmEngine>,
     defaults: PluginDefaults,
     table: ArcSwap<RouteTable>,
     /// Serialises rescans and remembers what each route was loaded from.
@@ -108,7 +108,7 @@ impl PluginHost {
     /// missing folder means no plugins yet.
     pub fn load(
         dir: &Path,
-        runtime: Arc<Runtime>,
+        runtime: Arc<WasmEngine>,
         defaults: PluginDefaults,
     ) -> anyhow::Result<PluginHost> {
         if dir.exists() && !dir.is_dir() {
@@ -157,7 +157,7 @@ impl PluginHost {
     }
 
     /// The runtime that runs the plugins.
-    pub fn runtime(&self) -> &Arc<Runtime> {
+    pub fn runtime(&self) -> &Arc<WasmEngine> {
         &self.inner.runtime
     }
 }
@@ -283,7 +283,7 @@ impl Inner {
         Ok((plugin, compile_time))
     }
 
-    /// Bytes → module, timed for the log (`Runtime::compile` consults the
+    /// Bytes → module, timed for the log (`WasmEngine::compile` consults the
     /// disk cache).
     fn compile_module(&self, bytes: &[u8]) -> Result<(CompiledModule, Duration), String> {
         let started = Instant::now();

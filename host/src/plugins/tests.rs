@@ -5,13 +5,13 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use super::*;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{EngineConfig, WasmEngine};
 
-fn runtime() -> Arc<Runtime> {
-    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+fn runtime() -> Arc<WasmEngine> {
+    static RT: OnceLock<Arc<WasmEngine>> = OnceLock::new();
     RT.get_or_init(|| {
         Arc::new(
-            Runtime::new(&RuntimeConfig {
+            WasmEngine::new(&EngineConfig {
                 max_memory: 64 << 20,
                 max_instances: 16,
                 cache_dir: None,

@@ -35,8 +35,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest as _, Sha256};
 use wasmtime::{Engine, Module};
 
-use super::module::LoadError;
-
 /// First bytes of every entry.
 const MAGIC: [u8; 8] = *b"WBNCACHE";
 /// Bumped when the header layout or the keying changes; an entry with another
@@ -128,12 +126,12 @@ impl DiskCache {
     /// The compiled module for `wasm`: from the cache when a verified entry
     /// exists, otherwise from `compile`, whose result is then stored. A bad
     /// entry is logged and overwritten; a failed write is logged and ignored.
-    pub(super) fn load_or_compile(
+    pub(super) fn load_or_compile<E>(
         &self,
         engine: &Engine,
         wasm: &[u8],
-        compile: impl FnOnce() -> Result<Module, LoadError>,
-    ) -> Result<Module, LoadError> {
+        compile: impl FnOnce() -> Result<Module, E>,
+    ) -> Result<Module, E> {
         let module_hash: Digest32 = Sha256::digest(wasm).into();
         let path = self.entry_path(&module_hash);
         match self.load(engine, &path, &module_hash) {
@@ -356,7 +354,7 @@ mod tests {
     use wasmtime::Config;
 
     use super::*;
-    use crate::runtime::{GuestLimits, Invocation, Runtime, RuntimeConfig};
+    use crate::runtime::{EngineConfig, GuestLimits, Invocation, LoadError, WasmEngine};
 
     const HELLO: &str = r#"(module
       (import "wasi_snapshot_preview1" "fd_write"
@@ -552,7 +550,7 @@ mod tests {
     #[tokio::test]
     async fn a_cached_module_runs_in_the_runtime() {
         let dir = tempfile::tempdir().unwrap();
-        let config = RuntimeConfig {
+        let config = EngineConfig {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: Some(dir.path().to_owned()),
@@ -564,7 +562,7 @@ mod tests {
         };
         // Two runtimes: the second process start of a server, with a warm cache.
         for _ in 0..2 {
-            let runtime = Runtime::new(&config).unwrap();
+            let runtime = WasmEngine::new(&config).unwrap();
             let module = runtime.compile(&wasm()).unwrap();
             let inv = Invocation {
                 args: vec!["t".to_owned()],
@@ -580,7 +578,7 @@ mod tests {
     #[test]
     fn a_cache_hit_still_refuses_a_bad_import() {
         let dir = tempfile::tempdir().unwrap();
-        let config = RuntimeConfig {
+        let config = EngineConfig {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: Some(dir.path().to_owned()),
@@ -589,7 +587,7 @@ mod tests {
             wat::parse_str(r#"(module (import "env" "nope" (func)) (func (export "_start")))"#)
                 .unwrap();
         for _ in 0..2 {
-            let runtime = Runtime::new(&config).unwrap();
+            let runtime = WasmEngine::new(&config).unwrap();
             let err = runtime.compile(&bad).unwrap_err();
             assert!(err.to_string().contains("env::nope"), "{err}");
         }

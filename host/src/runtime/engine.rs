@@ -12,9 +12,10 @@ use wasmtime::{
 
 use super::cache::DiskCache;
 use super::environ;
-use super::invoke::{self, RunError, StoreState};
+use super::invoke::{self, RunError};
 use super::module::{self, CompiledModule, LoadError, Provided};
-use super::{GuestLimits, GuestOutput, Invocation, RuntimeConfig};
+use super::store::StoreState;
+use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
 
 /// How often the engine's epoch advances: the granularity of time limits and
 /// of a busy guest yielding to other requests.
@@ -37,7 +38,7 @@ const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// The wasm engine of the process: compiles modules and runs requests.
 /// `Send + Sync`; share it in an `Arc`.
-pub struct Runtime {
+pub struct WasmEngine {
     engine: Engine,
     linker: Linker<StoreState>,
     provided: Provided,
@@ -48,30 +49,30 @@ pub struct Runtime {
     _ticker: Sender<()>,
 }
 
-impl std::fmt::Debug for Runtime {
+impl std::fmt::Debug for WasmEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
+        f.debug_struct("WasmEngine")
             .field("max_memory", &self.max_memory)
             .finish_non_exhaustive()
     }
 }
 
-impl Runtime {
+impl WasmEngine {
     /// Builds the engine and starts its one epoch ticker thread.
-    pub fn new(cfg: &RuntimeConfig) -> anyhow::Result<Runtime> {
+    pub fn new(cfg: &EngineConfig) -> anyhow::Result<WasmEngine> {
         let engine = Engine::new(&engine_config(cfg))
             .map_err(anyhow::Error::from)
             .context("cannot create the wasm engine")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi)?;
-        environ::shadow_in(&mut linker)?;
+        environ::shadow_in(&mut linker, module::WASI_P1)?;
         let provided = provided_imports(&engine, &linker);
         let ticker = start_ticker(&engine)?;
         let cache = cfg
             .cache_dir
             .as_deref()
             .and_then(|dir| DiskCache::open(dir, &engine));
-        Ok(Runtime {
+        Ok(WasmEngine {
             engine,
             linker,
             provided,
@@ -114,7 +115,7 @@ impl Runtime {
     }
 }
 
-fn engine_config(cfg: &RuntimeConfig) -> Config {
+fn engine_config(cfg: &EngineConfig) -> Config {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_memories(cfg.max_instances)
         .total_core_instances(cfg.max_instances)

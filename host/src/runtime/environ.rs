@@ -16,8 +16,11 @@
 
 use wasmtime::{Caller, Extern, Linker};
 
-use super::invoke::StoreState;
-use super::module::WASI_P1;
+/// A store that holds one invocation's environment block.
+pub(crate) trait GuestEnv: 'static {
+    /// The block `environ_get` hands over.
+    fn env_block(&self) -> &EnvBlock;
+}
 
 /// One invocation's environment as `environ_get` hands it over: every
 /// variable as `NAME=value\0`, back to back, and where each one starts.
@@ -111,9 +114,13 @@ fn guest_range(
     }
 }
 
-/// Replaces wasmtime-wasi's two environment functions in `linker` (which
-/// must already hold them) with ones that read [`StoreState`]'s block.
-pub(super) fn shadow_in(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+/// Replaces wasmtime-wasi's two environment functions of the `namespace`
+/// (WASI preview 1) in `linker`, which must already hold them, with ones that
+/// read the store's [`EnvBlock`].
+pub(super) fn shadow_in<T: GuestEnv>(
+    linker: &mut Linker<T>,
+    namespace: &str,
+) -> wasmtime::Result<()> {
     /// Both calls take two guest pointers.
     type Write = fn(&EnvBlock, &mut [u8], u32, u32) -> Result<(), BadPointer>;
     let calls: [(&str, Write); 2] = [
@@ -123,9 +130,9 @@ pub(super) fn shadow_in(linker: &mut Linker<StoreState>) -> wasmtime::Result<()>
     linker.allow_shadowing(true);
     for (name, write) in calls {
         linker.func_wrap(
-            WASI_P1,
+            namespace,
             name,
-            move |mut caller: Caller<'_, StoreState>, first: u32, second: u32| {
+            move |mut caller: Caller<'_, T>, first: u32, second: u32| {
                 with_memory(&mut caller, |memory, env| write(env, memory, first, second))?;
                 // errno::success
                 Ok(0i32)
@@ -139,15 +146,15 @@ pub(super) fn shadow_in(linker: &mut Linker<StoreState>) -> wasmtime::Result<()>
 /// Runs `f` on the caller's exported memory and its environment; a guest
 /// without a `memory` export cannot receive anything and traps, as in
 /// wasmtime-wasi.
-fn with_memory(
-    caller: &mut Caller<'_, StoreState>,
+fn with_memory<T: GuestEnv>(
+    caller: &mut Caller<'_, T>,
     f: impl FnOnce(&mut [u8], &EnvBlock) -> Result<(), BadPointer>,
 ) -> wasmtime::Result<()> {
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         return Err(wasmtime::format_err!("the guest exports no `memory`"));
     };
     let (memory, state) = memory.data_and_store_mut(caller);
-    Ok(f(memory, state.env())?)
+    Ok(f(memory, state.env_block())?)
 }
 
 #[cfg(test)]

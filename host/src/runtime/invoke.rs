@@ -20,6 +20,7 @@ use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::module::CompiledModule;
 use super::stdio::{StderrLog, StdoutCapture};
+use super::store::StoreState;
 use super::{GuestLimits, GuestOutput, Invocation};
 
 /// A guest blocked in a host call (a long `poll_oneoff` sleep) never reaches
@@ -45,33 +46,10 @@ pub enum RunError {
     /// Any other trap or instantiation failure (502); the detail is for the log.
     #[error("the plugin failed: {0}")]
     Trap(String),
-}
-
-/// What a request's `Store` holds.
-pub(crate) struct StoreState {
-    wasi: WasiP1Ctx,
-    /// The environment, served by `environ.rs`, not by `wasi`.
-    env: EnvBlock,
-    limiter: MemoryCap,
-}
-
-impl StoreState {
-    /// The state of a store that never runs a guest (listing linker items).
-    pub(super) fn empty() -> Self {
-        Self {
-            wasi: WasiCtxBuilder::new().build_p1(),
-            env: EnvBlock::default(),
-            limiter: MemoryCap::new(0),
-        }
-    }
-
-    pub(super) fn wasi(&mut self) -> &mut WasiP1Ctx {
-        &mut self.wasi
-    }
-
-    pub(super) fn env(&self) -> &EnvBlock {
-        &self.env
-    }
+    /// The server could not set up the guest's world (its environment, a
+    /// granted folder): 502, and not the plugin's doing.
+    #[error("the server could not prepare the plugin's run: {0}")]
+    Host(String),
 }
 
 /// Runs `_start` of a fresh instance of `module` with `inv` as its world.
@@ -82,17 +60,13 @@ pub(super) async fn run(
     limits: &GuestLimits,
 ) -> Result<GuestOutput, RunError> {
     let stdout = StdoutCapture::new(limits.max_stdout);
-    let env = EnvBlock::new(&inv.env).map_err(|e| RunError::Trap(e.to_string()))?;
+    let env = EnvBlock::new(&inv.env).map_err(|e| RunError::Host(e.to_string()))?;
     let wasi = wasi_context(inv, &stdout)?;
     let mut store = Store::new(
         engine,
-        StoreState {
-            wasi,
-            env,
-            limiter: MemoryCap::new(limits.max_memory),
-        },
+        StoreState::new(wasi, env, MemoryCap::new(limits.max_memory)),
     );
-    store.limiter(|s| &mut s.limiter);
+    store.limiter(|s| s.limiter());
 
     // The deadline is checked on each engine tick (one ticker thread for the
     // whole engine), and the guest yields to tokio in between so a busy guest
@@ -133,7 +107,7 @@ pub(super) async fn run(
                 return Err(RunError::StdoutTooLarge);
             } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
                 return Err(RunError::Timeout);
-            } else if store.data().limiter.hit() {
+            } else if store.data().memory_cap_hit() {
                 return Err(RunError::MemoryLimit);
             } else if e
                 .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
@@ -168,7 +142,7 @@ fn wasi_context(inv: Invocation, stdout: &StdoutCapture) -> Result<WasiP1Ctx, Ru
             FsPerms::ReadOnly
         };
         b.preopened_dir(&p.host, &p.guest, perms).map_err(|e| {
-            RunError::Trap(format!(
+            RunError::Host(format!(
                 "cannot open folder {} for the guest: {e:#}",
                 p.host.display()
             ))

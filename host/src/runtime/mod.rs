@@ -15,15 +15,16 @@ mod invoke;
 mod limiter;
 mod module;
 mod stdio;
+mod store;
 
-pub use engine::{Runtime, EPOCH_TICK};
+pub use engine::{WasmEngine, EPOCH_TICK};
 pub use invoke::RunError;
 pub use module::{CompiledModule, LoadError, WASI_P1};
 pub use stdio::{GUEST_LOG_TARGET, MAX_STDERR_LINE, MAX_STDERR_TOTAL};
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
 #[derive(Debug, Clone)]
-pub struct RuntimeConfig {
+pub struct EngineConfig {
     /// Largest linear memory any instance may have (the pool is sized for it).
     pub max_memory: usize,
     /// Most instances alive at once across all plugins (pool slots).

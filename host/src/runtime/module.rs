@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ModuleExport};
 
 use super::cache::DiskCache;
-use super::invoke::StoreState;
+use super::store::StoreState;
 
 /// The only import namespace a plugin may use: WASI preview 1.
 pub const WASI_P1: &str = "wasi_snapshot_preview1";

@@ -30,8 +30,8 @@ fn guest(body: &str) -> Vec<u8> {
     wat::parse_str(format!("(module {PREAMBLE} {body})")).unwrap()
 }
 
-fn runtime() -> Runtime {
-    Runtime::new(&RuntimeConfig {
+fn runtime() -> WasmEngine {
+    WasmEngine::new(&EngineConfig {
         max_memory: 64 << 20,
         max_instances: 16,
         cache_dir: None,
@@ -351,7 +351,7 @@ fn memory_bigger_than_the_pool_is_refused_at_load() {
 
 #[tokio::test]
 async fn a_full_instance_pool_is_busy_not_a_trap() {
-    let rt = Runtime::new(&RuntimeConfig {
+    let rt = WasmEngine::new(&EngineConfig {
         max_memory: 64 << 20,
         max_instances: 1,
         cache_dir: None,

@@ -1,52 +1,65 @@
 //! The access log: one Combined Log Format line per request.
 //!
-//! Connections append formatted lines to one shared in-memory buffer (a
-//! short critical section, no syscall); a dedicated writer thread hands the
-//! buffer to stdout at least every 100 ms, or sooner once it holds 64 KiB.
-//! The buffer is bounded: when stdout stops draining, further lines are
-//! dropped and counted, never waited for, so a stuck log reader cannot stall
-//! request handling.
+//! Each worker thread appends formatted lines to a buffer of its own (its
+//! lock is shared only with the writer's swap, never with another worker, so
+//! no request waits on another core); a dedicated writer thread hands every
+//! buffer to stdout at least every 100 ms, or sooner once one holds 64 KiB.
+//! Lines of one worker keep their order; lines of different workers are
+//! interleaved by flush. Each buffer is bounded: when stdout stops draining,
+//! further lines are dropped and counted, never waited for, so a stuck log
+//! reader cannot stall request handling.
 
 use std::io::Write;
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::http::Version;
+use super::Version;
 
 /// Longest wait between a line being logged and it reaching stdout.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-/// Buffered bytes that wake the writer before its interval ends.
+/// Buffered bytes (in one worker's buffer) that wake the writer before its
+/// interval ends.
 const HIGH_WATER: usize = 64 * 1024;
-/// Buffered bytes beyond which lines are dropped.
+/// Buffered bytes of one worker beyond which its lines are dropped.
 const MAX_PENDING: usize = 4 * 1024 * 1024;
 
-/// A handle on the access log; clones share one buffer and one writer.
-/// When the last clone is dropped the writer flushes and exits.
+/// A handle on the access log, bound to one buffer; [`AccessLog::for_worker`]
+/// gives each worker thread a handle with a buffer of its own. Every handle
+/// shares one writer; when the last is dropped the writer flushes and exits.
 #[derive(Clone)]
 pub struct AccessLog {
     handle: Arc<Handle>,
+    buffer: Arc<Buffer>,
 }
 
-/// Owned by the clones only (not by the writer thread), so dropping the last
-/// clone is observable.
+/// Owned by the handles only (not by the writer thread), so dropping the
+/// last one is observable.
 struct Handle {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    state: Mutex<State>,
+    /// Every worker's buffer, in the order they were made.
+    buffers: Mutex<Vec<Arc<Buffer>>>,
+    /// Whether the last handle is gone; the writer waits on `wake` under it.
+    closed: Mutex<bool>,
     wake: Condvar,
-    /// Taken before `state` whenever both are held, so flushes keep lines in
-    /// order.
+    /// Taken before any buffer whenever both are held, so flushes keep each
+    /// worker's lines in order.
     sink: Mutex<Box<dyn Write + Send>>,
 }
 
+/// One worker's pending lines.
 #[derive(Default)]
-struct State {
+struct Buffer {
+    state: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
     buf: Vec<u8>,
     dropped: u64,
-    closed: bool,
 }
 
 /// The request line as the access log shows it.
@@ -65,9 +78,9 @@ pub(crate) enum RequestLine<'a> {
     Raw(&'a [u8]),
 }
 
-/// One finished exchange.
+/// One finished exchange, as the access log records it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry<'a> {
+pub(crate) struct Exchange<'a> {
     /// The client's address.
     pub peer: IpAddr,
     /// What was asked.
@@ -94,8 +107,10 @@ impl AccessLog {
 
     /// A log writing to `sink` (tests capture lines this way).
     pub(crate) fn to_writer(sink: Box<dyn Write + Send>) -> AccessLog {
+        let buffer = Arc::new(Buffer::default());
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            buffers: Mutex::new(vec![Arc::clone(&buffer)]),
+            closed: Mutex::new(false),
             wake: Condvar::new(),
             sink: Mutex::new(sink),
         });
@@ -108,6 +123,17 @@ impl AccessLog {
         }
         AccessLog {
             handle: Arc::new(Handle { shared }),
+            buffer,
+        }
+    }
+
+    /// A handle on the same log with a buffer of its own, for one worker.
+    pub(crate) fn for_worker(&self) -> AccessLog {
+        let buffer = Arc::new(Buffer::default());
+        lock(&self.handle.shared.buffers).push(Arc::clone(&buffer));
+        AccessLog {
+            handle: Arc::clone(&self.handle),
+            buffer,
         }
     }
 
@@ -117,25 +143,26 @@ impl AccessLog {
         self.handle.shared.write_pending(&mut Vec::new());
     }
 
-    /// Append one line for `entry`.
-    pub(crate) fn log(&self, entry: &Entry<'_>) {
-        let shared = &self.handle.shared;
-        let mut state = lock(&shared.state);
-        if state.buf.len() > MAX_PENDING {
-            state.dropped += 1;
+    /// Append one line for `exchange` to this handle's buffer.
+    pub(crate) fn log(&self, exchange: &Exchange<'_>) {
+        let mut pending = lock(&self.buffer.state);
+        if pending.buf.len() > MAX_PENDING {
+            pending.dropped += 1;
             return;
         }
-        let before = state.buf.len();
-        format_entry(&mut state.buf, entry);
-        if before < HIGH_WATER && state.buf.len() >= HIGH_WATER {
-            shared.wake.notify_one();
+        let before = pending.buf.len();
+        format_exchange(&mut pending.buf, exchange);
+        let crossed = before < HIGH_WATER && pending.buf.len() >= HIGH_WATER;
+        drop(pending);
+        if crossed {
+            self.handle.shared.wake.notify_one();
         }
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        lock(&self.shared.state).closed = true;
+        *lock(&self.shared.closed) = true;
         self.shared.wake.notify_one();
     }
 }
@@ -145,15 +172,15 @@ impl Shared {
         let mut spare = Vec::with_capacity(HIGH_WATER);
         loop {
             let closed = {
-                let state = lock(&self.state);
-                let state = if !state.closed && state.buf.len() < HIGH_WATER {
-                    self.wake
-                        .wait_timeout(state, FLUSH_INTERVAL)
-                        .map_or_else(|e| e.into_inner().0, |(s, _)| s)
+                let closed = lock(&self.closed);
+                let closed = if *closed || self.any_full() {
+                    closed
                 } else {
-                    state
+                    self.wake
+                        .wait_timeout(closed, FLUSH_INTERVAL)
+                        .map_or_else(|e| e.into_inner().0, |(c, _)| c)
                 };
-                state.closed
+                *closed
             };
             self.write_pending(&mut spare);
             if closed {
@@ -162,35 +189,46 @@ impl Shared {
         }
     }
 
-    /// Swap the pending lines out under the lock and write them outside it,
-    /// so appenders never wait for stdout.
+    fn any_full(&self) -> bool {
+        lock(&self.buffers)
+            .iter()
+            .any(|b| lock(&b.state).buf.len() >= HIGH_WATER)
+    }
+
+    /// Swap each buffer's pending lines out under its lock and write them
+    /// outside it, so appenders never wait for stdout.
     fn write_pending(&self, spare: &mut Vec<u8>) {
         let mut sink = lock(&self.sink);
-        let dropped = {
-            let mut state = lock(&self.state);
-            std::mem::swap(&mut state.buf, spare);
-            std::mem::take(&mut state.dropped)
-        };
+        let buffers = lock(&self.buffers).clone();
+        let mut dropped = 0;
+        for buffer in buffers {
+            {
+                let mut pending = lock(&buffer.state);
+                std::mem::swap(&mut pending.buf, spare);
+                dropped += std::mem::take(&mut pending.dropped);
+            }
+            if !spare.is_empty() {
+                // A closed or failing stdout loses log lines, never requests.
+                let _ = sink.write_all(spare);
+                spare.clear();
+            }
+        }
+        let _ = sink.flush();
         if dropped > 0 {
             tracing::warn!(
                 dropped,
                 "access log lines dropped: stdout is not keeping up"
             );
         }
-        if !spare.is_empty() {
-            // A closed or failing stdout loses log lines, never requests.
-            let _ = sink.write_all(spare).and_then(|()| sink.flush());
-            spare.clear();
-        }
     }
 }
 
 /// `%h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, with nginx's
 /// escaping of client-controlled bytes.
-fn format_entry(out: &mut Vec<u8>, e: &Entry<'_>) {
+fn format_exchange(out: &mut Vec<u8>, e: &Exchange<'_>) {
     // Writing to a Vec cannot fail.
     let _ = write!(out, "{} - - [", e.peer);
-    crate::http::with_clf_date(|d| out.extend_from_slice(d));
+    super::date::with_clf_date(|d| out.extend_from_slice(d));
     out.extend_from_slice(b"] \"");
     match e.request {
         RequestLine::Parsed {
@@ -265,9 +303,9 @@ pub(crate) mod tests {
     #[test]
     fn formats_combined_log_format_with_escaping() {
         let mut out = Vec::new();
-        format_entry(
+        format_exchange(
             &mut out,
-            &Entry {
+            &Exchange {
                 peer: "127.0.0.1".parse().unwrap(),
                 request: RequestLine::Parsed {
                     method: "GET",
@@ -289,9 +327,9 @@ pub(crate) mod tests {
     #[test]
     fn raw_request_line_and_ipv6() {
         let mut out = Vec::new();
-        format_entry(
+        format_exchange(
             &mut out,
-            &Entry {
+            &Exchange {
                 peer: "::1".parse().unwrap(),
                 request: RequestLine::Raw(b"GARBAGE \xff"),
                 status: 400,
@@ -312,7 +350,7 @@ pub(crate) mod tests {
     fn lines_reach_the_sink_on_flush_and_on_drop() {
         let captured = Captured::default();
         let log = AccessLog::to_writer(Box::new(captured.clone()));
-        let entry = Entry {
+        let entry = Exchange {
             peer: "10.0.0.1".parse().unwrap(),
             request: RequestLine::Raw(b"-"),
             status: 204,
@@ -334,5 +372,35 @@ pub(crate) mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(captured.text().lines().count(), 3);
+    }
+
+    #[test]
+    fn each_worker_keeps_its_own_order() {
+        let captured = Captured::default();
+        let log = AccessLog::to_writer(Box::new(captured.clone()));
+        let workers = [log.for_worker(), log.for_worker()];
+        for i in 0..50u64 {
+            for (w, worker) in workers.iter().enumerate() {
+                worker.log(&Exchange {
+                    peer: "10.0.0.1".parse().unwrap(),
+                    request: RequestLine::Raw(format!("w{w}").as_bytes()),
+                    status: 200,
+                    bytes: i,
+                    referer: None,
+                    user_agent: None,
+                });
+            }
+        }
+        log.flush();
+        let text = captured.text();
+        assert_eq!(text.lines().count(), 100);
+        for w in ["w0", "w1"] {
+            let sizes: Vec<u64> = text
+                .lines()
+                .filter(|l| l.contains(&format!("\"{w}\"")))
+                .map(|l| l.split(' ').nth(7).unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(sizes, (0..50).collect::<Vec<_>>(), "{w}");
+        }
     }
 }
