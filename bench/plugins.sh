@@ -2,7 +2,7 @@
 # Plugins, one run, one load generator: the `hello` plugin (a fresh wasm
 # instance per request) against nginx serving a 1 KiB file and against
 # `python3 -m http.server --cgi` running the same hello as a CGI script.
-# Targets (issue 3): hello >= 0.8x nginx req/s, p99 <= 2 ms at 50
+# Targets: hello >= 0.8x nginx req/s, p99 <= 2 ms at 50
 # connections, >= 400x the Python CGI server.
 # Two tables: full load (wrk as fast as it can: req/s, and p99 of what is
 # then mostly a queue), and a paced load (each connection pauses 5 ms

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hot reload and restart, measured on the release build (issue 4):
+# Hot reload and restart, measured on the release build:
 #  1. rename -> first response: a ~100 KiB module is renamed over a plugin
 #     while the server runs; time until a request sees the new version
 #     (includes the debounce, the compile and the cache write). Target <= 300 ms.

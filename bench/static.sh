@@ -2,7 +2,7 @@
 # Static files, wasibin against nginx, one load generator, one run:
 # the same 1 KiB, 100 KiB and 1 MiB files over keep-alive connections.
 # Prints req/s, p99 and server CPU per request, and the wasibin/nginx ratios.
-# Targets (issue 2): >= 1.2x nginx for 1 KiB, >= 1.0x for 100 KiB and 1 MiB,
+# Targets: >= 1.2x nginx for 1 KiB, >= 1.0x for 100 KiB and 1 MiB,
 # p99 no worse than nginx.
 source "$(dirname "$0")/lib.sh"
 need wrk wrk

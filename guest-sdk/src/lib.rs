@@ -84,6 +84,8 @@ fn write_to_stdout(response: &Response) -> io::Result<()> {
         use std::os::fd::FromRawFd;
         // SAFETY: fd 1 is the CGI response stream, open for the whole life
         // of the process; `ManuallyDrop` keeps this handle from closing it.
+        // std offers no handle on fd 1 that writes without its line buffer.
+        #[allow(unsafe_code)]
         let stdout = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
         response.write_validated(&*stdout)
     }

@@ -152,7 +152,10 @@ fn lossy(s: std::ffi::OsString) -> String {
 /// The environment read straight from WASI preview 1 into one buffer,
 /// where std's `vars_os` copies it into libc's `environ`, then into two
 /// strings per variable: that cost ~23k instructions per request.
+/// Calling the WASI imports directly is `unsafe` by nature; each block says
+/// why it is sound.
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
+#[allow(unsafe_code)]
 mod raw_env {
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     extern "C" {

@@ -2,13 +2,16 @@
 //! every flag also settable from a `WASIBIN_*` environment variable, so the
 //! same binary runs from a shell, a systemd unit or a container unchanged.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::http::Limits;
+use crate::plugins::{kib, mib, PluginDefaults};
+use crate::runtime::{EngineConfig, GuestLimits};
+use crate::server::ServerConfig;
 
 /// wasibin: the cgi-bin folder, rebuilt for WebAssembly.
 ///
@@ -43,49 +46,49 @@ pub enum Command {
 pub struct ServeArgs {
     /// TCP port to listen on (0 picks a free one).
     #[arg(env = "WASIBIN_PORT", default_value_t = 8000)]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// Address to listen on (use 0.0.0.0 or :: to accept remote clients).
     #[arg(long, env = "WASIBIN_BIND", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    pub(crate) bind: IpAddr,
 
     /// Folder of static files served at `/`.
     #[arg(long = "static", env = "WASIBIN_STATIC", default_value = "static")]
-    pub static_dir: PathBuf,
+    pub(crate) static_dir: PathBuf,
 
     /// Folder of `.wasm` handlers (and their `.toml` sidecars).
     #[arg(long, env = "WASIBIN_PLUGINS", default_value = "plugins")]
-    pub plugins: PathBuf,
+    pub(crate) plugins: PathBuf,
 
     /// Folder for compiled modules, so restarts skip compilation.
     /// Defaults to `$XDG_CACHE_HOME/wasibin` (or `~/.cache/wasibin`).
     #[arg(long, env = "WASIBIN_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
 
     /// Do not keep compiled modules on disk.
     #[arg(long, env = "WASIBIN_NO_CACHE")]
-    pub no_cache: bool,
+    pub(crate) no_cache: bool,
 
     /// No access log on stdout.
     #[arg(short, long, env = "WASIBIN_QUIET")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Show a plugin's failure details in the 502 page (never in production).
     #[arg(long, env = "WASIBIN_DEV")]
-    pub dev: bool,
+    pub(crate) dev: bool,
 
     /// Connection worker threads, each with its own event loop; default: one
     /// per CPU core.
     #[arg(long, env = "WASIBIN_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub workers: Option<u16>,
+    pub(crate) workers: Option<u16>,
 
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
-    pub grace: u64,
+    pub(crate) grace: u64,
 
     /// HTTP limits.
     #[command(flatten, next_help_heading = "HTTP limits")]
-    pub http: HttpLimitArgs,
+    pub(crate) http: HttpLimitArgs,
 
     /// Plugin defaults.
     #[command(
@@ -100,108 +103,150 @@ pub struct ServeArgs {
 pub struct HttpLimitArgs {
     /// Longest request line in bytes (414 beyond).
     #[arg(long, env = "WASIBIN_MAX_REQUEST_LINE", default_value_t = Limits::MAX_REQUEST_LINE, value_name = "BYTES")]
-    pub max_request_line: usize,
+    pub(crate) max_request_line: usize,
 
     /// Largest request header block in bytes (431 beyond).
     #[arg(long, env = "WASIBIN_MAX_HEADER_BYTES", default_value_t = Limits::MAX_HEADER_BYTES, value_name = "BYTES")]
-    pub max_header_bytes: usize,
+    pub(crate) max_header_bytes: usize,
 
     /// Most request header fields (431 beyond).
     #[arg(long, env = "WASIBIN_MAX_HEADERS", default_value_t = Limits::MAX_HEADERS, value_name = "N")]
-    pub max_headers: usize,
-
-    /// Largest request body in bytes (413 beyond).
-    #[arg(long, env = "WASIBIN_MAX_BODY", default_value_t = Limits::MAX_BODY, value_name = "BYTES")]
-    pub max_body: u64,
+    pub(crate) max_headers: usize,
 
     /// Seconds a client has to send a whole request head (408 after).
     #[arg(long, env = "WASIBIN_HEADER_TIMEOUT", default_value_t = Limits::HEADER_TIMEOUT.as_secs_f64(), value_name = "SECS")]
-    pub header_timeout: f64,
+    pub(crate) header_timeout: f64,
 
     /// Seconds a client has to send a whole request body (408 after).
     #[arg(long, env = "WASIBIN_BODY_TIMEOUT", default_value_t = Limits::BODY_TIMEOUT.as_secs_f64(), value_name = "SECS")]
-    pub body_timeout: f64,
+    pub(crate) body_timeout: f64,
 
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "WASIBIN_KEEPALIVE_TIMEOUT", default_value_t = Limits::KEEPALIVE_TIMEOUT.as_secs_f64(), value_name = "SECS")]
-    pub keepalive_timeout: f64,
+    pub(crate) keepalive_timeout: f64,
 
     /// Seconds a client has to take one whole response.
     #[arg(long, env = "WASIBIN_SEND_TIMEOUT", default_value_t = Limits::SEND_TIMEOUT.as_secs_f64(), value_name = "SECS")]
-    pub send_timeout: f64,
+    pub(crate) send_timeout: f64,
 }
 
-/// Defaults for every plugin; a sidecar `NAME.toml` overrides them per plugin.
+/// Defaults for every plugin; a sidecar `NAME.toml` overrides them per
+/// plugin. Every default is a constant of [`PluginDefaults`] or
+/// [`EngineConfig`], so `--help`, a plugin without a sidecar and the README
+/// say the same (a test holds them together).
 #[derive(Debug, Args, Clone)]
 pub struct PluginLimitArgs {
     /// Wall-clock milliseconds a handler may run (504 after).
-    #[arg(
-        long,
-        env = "WASIBIN_PLUGIN_TIMEOUT_MS",
-        default_value_t = 10_000,
-        value_name = "MS"
-    )]
-    pub plugin_timeout_ms: u64,
+    #[arg(long, env = "WASIBIN_PLUGIN_TIMEOUT_MS", default_value_t = PluginDefaults::TIMEOUT_MS, value_name = "MS")]
+    pub(crate) plugin_timeout_ms: u64,
 
     /// Linear memory a handler may grow to, in MiB (502 beyond).
-    #[arg(
-        long,
-        env = "WASIBIN_PLUGIN_MEMORY_MB",
-        default_value_t = 64,
-        value_name = "MIB"
-    )]
-    pub plugin_memory_mb: u64,
+    #[arg(long, env = "WASIBIN_PLUGIN_MEMORY_MB", default_value_t = PluginDefaults::MEMORY_MB, value_name = "MIB")]
+    pub(crate) plugin_memory_mb: u64,
 
     /// The most memory any plugin's sidecar may grant, in MiB (the ceiling
     /// of the instance pool's slots).
-    #[arg(
-        long,
-        env = "WASIBIN_PLUGIN_MEMORY_MAX_MB",
-        default_value_t = 1024,
-        value_name = "MIB"
-    )]
-    pub plugin_memory_max_mb: u64,
+    #[arg(long, env = "WASIBIN_PLUGIN_MEMORY_MAX_MB", default_value_t = EngineConfig::MAX_MEMORY_MB, value_name = "MIB")]
+    pub(crate) plugin_memory_max_mb: u64,
 
     /// Bytes of stdout a handler may write, in KiB (502 beyond).
-    #[arg(long, env = "WASIBIN_PLUGIN_STDOUT_KB", default_value_t = 16 * 1024, value_name = "KIB")]
-    pub plugin_stdout_kb: u64,
+    #[arg(long, env = "WASIBIN_PLUGIN_STDOUT_KB", default_value_t = PluginDefaults::STDOUT_KB, value_name = "KIB")]
+    pub(crate) plugin_stdout_kb: u64,
+
+    /// Largest request body a handler is given, in bytes (413 beyond).
+    #[arg(long, env = "WASIBIN_MAX_BODY", default_value_t = PluginDefaults::MAX_BODY, value_name = "BYTES")]
+    pub(crate) max_body: u64,
 
     /// Handlers of one plugin running at once.
-    #[arg(
-        long,
-        env = "WASIBIN_PLUGIN_CONCURRENCY",
-        default_value_t = 64,
-        value_name = "N"
-    )]
-    pub plugin_concurrency: usize,
+    #[arg(long, env = "WASIBIN_PLUGIN_CONCURRENCY", default_value_t = PluginDefaults::CONCURRENCY, value_name = "N")]
+    pub(crate) plugin_concurrency: usize,
 
     /// Requests waiting for a busy plugin before 503 + Retry-After.
-    #[arg(
-        long,
-        env = "WASIBIN_PLUGIN_QUEUE",
-        default_value_t = 256,
-        value_name = "N"
-    )]
-    pub plugin_queue: usize,
+    #[arg(long, env = "WASIBIN_PLUGIN_QUEUE", default_value_t = PluginDefaults::QUEUE, value_name = "N")]
+    pub(crate) plugin_queue: usize,
 
     /// Handler instances alive at once across all plugins (the memory pool's size).
-    #[arg(
-        long,
-        env = "WASIBIN_MAX_INSTANCES",
-        default_value_t = 256,
-        value_name = "N"
-    )]
-    pub max_instances: u32,
+    #[arg(long, env = "WASIBIN_MAX_INSTANCES", default_value_t = EngineConfig::MAX_INSTANCES, value_name = "N")]
+    pub(crate) max_instances: u32,
+}
+
+impl ServeArgs {
+    /// Everything the server needs; a contradiction between flags is the
+    /// message of a usage error.
+    pub fn server_config(&self) -> Result<ServerConfig, String> {
+        Ok(ServerConfig {
+            addr: SocketAddr::new(self.bind, self.port),
+            static_dir: self.static_dir.clone(),
+            plugins_dir: self.plugins.clone(),
+            access_log: !self.quiet,
+            dev: self.dev,
+            limits: self.http.to_limits()?,
+            engine: self.engine_config()?,
+            plugin_defaults: self.plugin.defaults(),
+            grace: Duration::from_secs(self.grace),
+            workers: self.workers.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                usize::from,
+            ),
+        })
+    }
+
+    /// The wasm engine's settings, the compile cache included (the server
+    /// and `wasibin run` share it).
+    pub fn engine_config(&self) -> Result<EngineConfig, String> {
+        let p = &self.plugin;
+        if p.plugin_memory_mb > p.plugin_memory_max_mb {
+            return Err(format!(
+                "--plugin-memory-mb {} is above --plugin-memory-max-mb {}",
+                p.plugin_memory_mb, p.plugin_memory_max_mb
+            ));
+        }
+        Ok(EngineConfig {
+            max_memory: mib(p.plugin_memory_max_mb),
+            max_instances: p.max_instances,
+            cache_dir: self.cache_dir(),
+        })
+    }
+
+    /// `--cache-dir`, else `$XDG_CACHE_HOME/wasibin`, else `~/.cache/wasibin`;
+    /// none with `--no-cache` or when no home is known.
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        Some(base.join("wasibin"))
+    }
+}
+
+impl PluginLimitArgs {
+    /// What a plugin without a sidecar runs with.
+    pub fn defaults(&self) -> PluginDefaults {
+        PluginDefaults {
+            limits: GuestLimits {
+                timeout: Duration::from_millis(self.plugin_timeout_ms),
+                max_memory: mib(self.plugin_memory_mb),
+                max_stdout: kib(self.plugin_stdout_kb),
+            },
+            max_body: self.max_body,
+            max_concurrency: self.plugin_concurrency,
+            max_queue: self.plugin_queue,
+        }
+    }
 }
 
 impl HttpLimitArgs {
     /// The connection loop's limits, after checking the durations make sense.
-    pub fn to_limits(&self) -> Result<Limits, String> {
+    pub(crate) fn to_limits(&self) -> Result<Limits, String> {
         Ok(Limits {
             max_request_line: self.max_request_line,
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
-            max_body: self.max_body,
             header_timeout: secs("--header-timeout", self.header_timeout)?,
             body_timeout: secs("--body-timeout", self.body_timeout)?,
             keepalive_timeout: secs("--keepalive-timeout", self.keepalive_timeout)?,
@@ -287,5 +332,91 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// The value clap prints as `[default: VALUE]` for `flag` in `help`
+    /// (whitespace folded, since help text wraps).
+    fn default_in_help(help: &str, flag: &str) -> Option<String> {
+        let folded = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let at = folded.find(&format!("{flag} <"))?;
+        let rest = &folded[at..];
+        let start = rest.find("[default: ")? + "[default: ".len();
+        let end = start + rest[start..].find(']')?;
+        Some(rest[start..end].to_owned())
+    }
+
+    #[test]
+    fn help_prints_the_defaults_a_plugin_without_a_sidecar_gets() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        let d = PluginDefaults::default();
+        let expected = [
+            (
+                "--plugin-timeout-ms",
+                d.limits.timeout.as_millis().to_string(),
+            ),
+            (
+                "--plugin-memory-mb",
+                (d.limits.max_memory >> 20).to_string(),
+            ),
+            (
+                "--plugin-stdout-kb",
+                (d.limits.max_stdout >> 10).to_string(),
+            ),
+            ("--max-body", d.max_body.to_string()),
+            ("--plugin-concurrency", d.max_concurrency.to_string()),
+            ("--plugin-queue", d.max_queue.to_string()),
+        ];
+        for (flag, want) in &expected {
+            assert_eq!(default_in_help(&help, flag).as_ref(), Some(want), "{flag}");
+        }
+        // And a command line without plugin flags gives exactly those.
+        let cli = Cli::try_parse_from(["wasibin"]).unwrap();
+        assert_eq!(cli.serve.plugin.defaults(), d);
+    }
+
+    #[test]
+    fn the_readme_states_the_same_defaults() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let d = PluginDefaults::default();
+        let row = |flag: &str| {
+            readme
+                .lines()
+                .find(|l| l.starts_with('|') && l.contains(&format!("`{flag}`")))
+                .unwrap_or_else(|| panic!("README.md has no limits row for {flag}"))
+                .to_owned()
+        };
+        let expected = [
+            (
+                "--plugin-timeout-ms",
+                format!("{} s", d.limits.timeout.as_secs()),
+            ),
+            (
+                "--plugin-memory-mb",
+                format!("{} MiB", d.limits.max_memory >> 20),
+            ),
+            (
+                "--plugin-memory-max-mb",
+                format!("{} GiB", EngineConfig::MAX_MEMORY_MB >> 10),
+            ),
+            (
+                "--plugin-stdout-kb",
+                format!("{} MiB", d.limits.max_stdout >> 20),
+            ),
+            ("--max-body", format!("{} MiB", d.max_body >> 20)),
+            (
+                "--plugin-concurrency",
+                format!("{}, then {} queued", d.max_concurrency, d.max_queue),
+            ),
+            ("--max-instances", EngineConfig::MAX_INSTANCES.to_string()),
+        ];
+        for (flag, want) in &expected {
+            let row = row(flag);
+            assert!(
+                row.contains(want.as_str()),
+                "README row for {flag} should say {want:?}: {row}"
+            );
+        }
     }
 }

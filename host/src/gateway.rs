@@ -17,7 +17,7 @@ use crate::runtime::{Invocation, RunError, WasmEngine};
 
 /// What the dispatcher does with a plugin's answer.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Send this response.
     Respond(Response),
     /// Serve this path instead, as a GET without a body (RFC 3875 §6.2.2);
@@ -32,21 +32,21 @@ pub enum Outcome {
 
 /// Runs requests through plugins; one per server, shared by all connections.
 #[derive(Debug)]
-pub struct Gateway {
-    runtime: Arc<WasmEngine>,
+pub(crate) struct Gateway {
+    engine: Arc<WasmEngine>,
     dev: bool,
 }
 
 impl Gateway {
     /// `dev` puts failure details into error pages (never in production: a
     /// guest's error text may reveal its configuration).
-    pub fn new(runtime: Arc<WasmEngine>, dev: bool) -> Gateway {
-        Gateway { runtime, dev }
+    pub(crate) fn new(engine: Arc<WasmEngine>, dev: bool) -> Gateway {
+        Gateway { engine, dev }
     }
 
     /// Run `m`'s plugin for `req` with `body` (already read, and bounded by
     /// the plugin's `max_body`, by the dispatcher) on stdin.
-    pub async fn handle(&self, req: &Request, m: &RouteMatch, body: Bytes) -> Outcome {
+    pub(crate) async fn handle(&self, req: &Request, m: &RouteMatch, body: Bytes) -> Outcome {
         let plugin = &m.plugin;
         let Ok(permit) = plugin.gate.acquire().await else {
             tracing::warn!(
@@ -57,7 +57,6 @@ impl Gateway {
             return Outcome::Respond(busy());
         };
         let mount = Mount {
-            name: &plugin.name,
             script_name: &m.script_name,
             path_info: &m.path_info,
             raw_path_info: &m.raw_path_info,
@@ -74,7 +73,7 @@ impl Gateway {
             log_tag: format!("{} req {}", plugin.route, req.id),
         };
         let result = self
-            .runtime
+            .engine
             .run(&plugin.module, invocation, &plugin.config.limits)
             .await;
         drop(permit);
@@ -197,28 +196,6 @@ fn escape_html(out: &mut String, text: &str) {
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
-    }
-}
-
-/// The request a CGI local redirect (RFC 3875 §6.2.2) becomes inside the server: a GET (HEAD stays HEAD) for the new
-/// path, with the original headers minus those describing the old body.
-pub fn redirected_request(original: &Request, path: String, query: Option<String>) -> Request {
-    let mut headers = original.headers.clone();
-    headers.remove("content-length");
-    headers.remove("content-type");
-    headers.remove("transfer-encoding");
-    headers.remove("expect");
-    let target = match &query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.clone(),
-    };
-    Request {
-        method: if original.is_head() { "HEAD" } else { "GET" }.to_string(),
-        target,
-        path,
-        query,
-        headers,
-        ..original.clone()
     }
 }
 

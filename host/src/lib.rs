@@ -6,17 +6,18 @@
 //! [`gateway`]). Dependencies point one way: `http` knows nothing of wasm,
 //! `runtime` knows nothing of sockets, `cgi` is pure functions.
 
-pub mod app;
-pub mod cgi;
+mod cgi;
 pub mod cli;
-pub mod gateway;
-pub mod http;
-pub mod plugins;
-pub mod reload;
+mod dispatch;
+mod file_stamp;
+mod gateway;
+mod http;
+mod plugins;
+mod reload;
 pub mod run_cmd;
 pub mod runtime;
 pub mod server;
-pub mod static_files;
+mod static_files;
 mod url_path;
 
 /// The `Server` header and `SERVER_SOFTWARE` value.

@@ -2,16 +2,11 @@
 //! Everything else lives in the library so tests and tools share it.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
-use wasibin::cli::{self, Command, ServeArgs};
-use wasibin::plugins::PluginDefaults;
-use wasibin::runtime::{EngineConfig, GuestLimits};
-use wasibin::server::{self, ServerConfig, StartError};
+use wasibin::cli::{self, Command};
+use wasibin::server::{self, StartError};
 
 /// Every plugin request builds and drops a WASI context, a store and an
 /// instance: ~60 small allocations, many of one size, which overflow glibc's
@@ -38,9 +33,12 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Run(args)) => {
-            let defaults = plugin_defaults(&cli.serve);
-            let runtime_config = runtime_config(&cli.serve, None);
-            match runtime.block_on(wasibin::run_cmd::run(args, runtime_config, defaults)) {
+            let engine = cli
+                .serve
+                .engine_config()
+                .unwrap_or_else(|msg| cli::usage_error(&msg));
+            let defaults = cli.serve.plugin.defaults();
+            match runtime.block_on(wasibin::run_cmd::run(args, engine, defaults)) {
                 Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(err) => {
                     eprintln!("wasibin run: {err:#}");
@@ -49,7 +47,10 @@ fn main() -> ExitCode {
             }
         }
         None => {
-            let config = server_config(&cli.serve);
+            let config = cli
+                .serve
+                .server_config()
+                .unwrap_or_else(|msg| cli::usage_error(&msg));
             match runtime.block_on(server::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(StartError::AddrInUse(addr)) => {
@@ -76,74 +77,4 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
-}
-
-fn server_config(args: &ServeArgs) -> ServerConfig {
-    let limits = args
-        .http
-        .to_limits()
-        .unwrap_or_else(|msg| cli::usage_error(&msg));
-    ServerConfig {
-        addr: SocketAddr::new(args.bind, args.port),
-        static_dir: args.static_dir.clone(),
-        plugins_dir: args.plugins.clone(),
-        access_log: !args.quiet,
-        dev: args.dev,
-        limits,
-        runtime: runtime_config(args, cache_dir(args)),
-        plugin_defaults: plugin_defaults(args),
-        grace: Duration::from_secs(args.grace),
-        workers: args.workers.map_or_else(
-            || std::thread::available_parallelism().map_or(1, usize::from),
-            usize::from,
-        ),
-    }
-}
-
-fn runtime_config(args: &ServeArgs, cache_dir: Option<PathBuf>) -> EngineConfig {
-    if args.plugin.plugin_memory_mb > args.plugin.plugin_memory_max_mb {
-        cli::usage_error(&format!(
-            "--plugin-memory-mb {} is above --plugin-memory-max-mb {}",
-            args.plugin.plugin_memory_mb, args.plugin.plugin_memory_max_mb
-        ));
-    }
-    EngineConfig {
-        max_memory: mib(args.plugin.plugin_memory_max_mb),
-        max_instances: args.plugin.max_instances,
-        cache_dir,
-    }
-}
-
-fn plugin_defaults(args: &ServeArgs) -> PluginDefaults {
-    let p = &args.plugin;
-    PluginDefaults {
-        limits: GuestLimits {
-            timeout: Duration::from_millis(p.plugin_timeout_ms),
-            max_memory: mib(p.plugin_memory_mb),
-            max_stdout: usize::try_from(p.plugin_stdout_kb.saturating_mul(1024))
-                .unwrap_or(usize::MAX),
-        },
-        max_body: args.http.max_body,
-        max_concurrency: p.plugin_concurrency,
-        max_queue: p.plugin_queue,
-    }
-}
-
-fn mib(n: u64) -> usize {
-    usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
-}
-
-/// `--cache-dir`, else `$XDG_CACHE_HOME/wasibin`, else `~/.cache/wasibin`;
-/// none with `--no-cache` or when no home is known.
-fn cache_dir(args: &ServeArgs) -> Option<PathBuf> {
-    if args.no_cache {
-        return None;
-    }
-    if let Some(dir) = &args.cache_dir {
-        return Some(dir.clone());
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("wasibin"))
 }

@@ -1,5 +1,5 @@
 //! Hot reload: a recursive watch on the plugins folder and SIGHUP both lead
-//! to one debounced [`PluginHost::rescan`], which compiles what changed off
+//! to one debounced [`PluginFolder::rescan`], which compiles what changed off
 //! the request path and swaps the route table atomically. Requests never
 //! wait for this; they keep running on the snapshot they started with.
 
@@ -11,24 +11,24 @@ use notify::{RecursiveMode, Watcher};
 use tokio::signal::unix::Signal;
 use tokio::sync::{watch, Notify};
 
-use crate::plugins::PluginHost;
+use crate::plugins::PluginFolder;
 
 /// Quiet time after the last file event before rescanning: a copy or a
 /// compiler writing a module emits bursts of events, and one rescan per
 /// burst is enough.
-pub const DEBOUNCE_QUIET: Duration = Duration::from_millis(40);
+pub(crate) const DEBOUNCE_QUIET: Duration = Duration::from_millis(40);
 /// Longest a rescan waits behind a steady stream of events, so a folder
 /// that never goes quiet still reloads.
-pub const DEBOUNCE_MAX: Duration = Duration::from_millis(250);
+pub(crate) const DEBOUNCE_MAX: Duration = Duration::from_millis(250);
 /// How often the folder is rescanned when file events cannot be watched
 /// (a network mount, an exhausted inotify budget).
-pub const POLL_FALLBACK: Duration = Duration::from_secs(2);
+pub(crate) const POLL_FALLBACK: Duration = Duration::from_secs(2);
 
 /// Watch `plugins` until shutdown. Never returns an error: a watcher that
 /// cannot start degrades to polling, and a failed rescan is logged and
 /// retried on the next event.
-pub async fn run(
-    plugins: Arc<PluginHost>,
+pub(crate) async fn run(
+    plugins: Arc<PluginFolder>,
     mut hangup: Option<Signal>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -56,7 +56,7 @@ pub async fn run(
 }
 
 /// One rescan; a failure is logged and retried on the next change.
-async fn rescan(plugins: &PluginHost) {
+async fn rescan(plugins: &PluginFolder) {
     if let Err(err) = plugins.rescan().await {
         tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
     }

@@ -5,60 +5,62 @@
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clap::Args;
 
-use crate::gateway::{redirected_request, Gateway, Outcome};
+use crate::dispatch::Dispatcher;
+use crate::gateway::Gateway;
 use crate::http::grammar::{is_field_value, is_token};
-use crate::http::{reason_phrase, Headers, Request, Response, Version};
-use crate::plugins::{
-    is_safe_segment, load_config, short_hash, Gate, Lookup, Plugin, PluginDefaults, RouteTable,
-};
+use crate::http::{reason_phrase, Headers, Request, RequestBody, Response, Service, Version};
+use crate::plugins::{Plugin, PluginDefaults, PluginFile, RouteTable, Routing};
 use crate::runtime::{EngineConfig, WasmEngine};
 
 /// What `wasibin run` sends to the plugin.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The plugin: a `.wasm` file (its `NAME.toml` sidecar next to it applies).
-    pub plugin: PathBuf,
+    pub(crate) plugin: PathBuf,
 
     /// Request method.
     #[arg(short = 'X', long, default_value = "GET")]
-    pub method: String,
+    pub(crate) method: String,
 
     /// Request path and query, under the plugin's mount `/NAME`
     /// (default: the mount itself).
     #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
 
     /// A request header, `Name: value`; repeat for more.
     #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
 
     /// The request body: text, or `@FILE` to read it from a file.
     #[arg(short = 'd', long, value_name = "TEXT|@FILE")]
-    pub data: Option<String>,
+    pub(crate) data: Option<String>,
 }
-
-/// How many local redirects within the plugin `run` follows, as the server does.
-const MAX_LOCAL_REDIRECTS: usize = 10;
 
 /// Run one request and print the response on stdout. Returns the process exit
 /// code: 0 when the plugin answered below 500, 1 otherwise. Failure details
 /// are shown in the page (as with `--dev`) and logged.
+///
+/// The request goes through the server's own dispatcher (body limit, local
+/// redirects), with the plugin as the only route and no static site: a
+/// redirect out of the plugin answers 404.
 pub async fn run(
     args: RunArgs,
-    runtime: EngineConfig,
+    engine: EngineConfig,
     defaults: PluginDefaults,
 ) -> anyhow::Result<i32> {
-    let runtime = Arc::new(WasmEngine::new(&runtime)?);
-    let plugin = load_plugin(&args.plugin, &runtime, &defaults)?;
-    let route = plugin.route.clone();
-    let max_body = plugin.config.max_body;
+    let engine = Arc::new(WasmEngine::new(&engine)?);
+    let file = PluginFile::standalone(&args.plugin).map_err(anyhow::Error::msg)?;
+    let (plugin, _) = Plugin::load(&file, &engine, &defaults, None)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot load {}", args.plugin.display()))?;
     let table = RouteTable::new(vec![Arc::new(plugin)]);
 
     let body = match &args.data {
@@ -70,84 +72,25 @@ pub async fn run(
             None => Bytes::from(data.clone().into_bytes()),
         },
     };
-    let target = args.path.clone().unwrap_or_else(|| route.clone());
-    let mut req = request(&args, &target, args.data.is_some().then_some(body.len()))?;
+    let target = args.path.clone().unwrap_or_else(|| file.route.clone());
+    let req = request(&args, &target, args.data.is_some().then_some(body.len()))?;
+    if let Routing::NotPlugin = table.lookup(&req.path) {
+        bail!(
+            "--path {target} is not under the plugin's mount {}",
+            file.route
+        );
+    }
 
-    let gateway = Gateway::new(Arc::clone(&runtime), true);
-    let response = if body.len() as u64 > max_body {
-        Response::error_page(413)
-    } else {
-        let mut body = body;
-        let mut hops = 0;
-        loop {
-            let m = match table.lookup(&req.path) {
-                Lookup::Plugin(m) => m,
-                Lookup::BadPath => break Response::error_page(400),
-                Lookup::NotPlugin if hops == 0 => {
-                    bail!("--path {target} is not under the plugin's mount {route}")
-                }
-                Lookup::NotPlugin => {
-                    eprintln!(
-                        "wasibin run: local redirect to {} leaves the plugin; the server would serve it",
-                        req.target
-                    );
-                    return Ok(0);
-                }
-            };
-            match gateway.handle(&req, &m, std::mem::take(&mut body)).await {
-                Outcome::Respond(response) => break response,
-                Outcome::LocalRedirect { path, query } if hops < MAX_LOCAL_REDIRECTS => {
-                    hops += 1;
-                    req = redirected_request(&req, path, query);
-                }
-                Outcome::LocalRedirect { .. } => {
-                    eprintln!("wasibin run: more than {MAX_LOCAL_REDIRECTS} local redirects");
-                    break Response::error_page(502);
-                }
-            }
-        }
-    };
+    let dispatcher = Dispatcher::new(
+        Arc::new(ArcSwap::from_pointee(table)),
+        Gateway::new(engine, true),
+        None,
+    );
+    let response = dispatcher
+        .call(&req, &mut RequestBody::from_bytes(body))
+        .await;
     print_response(&response, req.is_head()).context("cannot write the response")?;
     Ok(if response.status < 500 { 0 } else { 1 })
-}
-
-/// The plugin as the server would mount it: compiled, its sidecar applied,
-/// mounted at `/NAME`.
-fn load_plugin(
-    file: &Path,
-    runtime: &WasmEngine,
-    defaults: &PluginDefaults,
-) -> anyhow::Result<Plugin> {
-    let name = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| is_safe_segment(s))
-        .with_context(|| {
-            format!(
-                "{}: a plugin's file name must be letters, digits, '-', '_', '.' or '~' before .wasm",
-                file.display()
-            )
-        })?
-        .to_owned();
-    let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let module = runtime
-        .compile(&wasm)
-        .with_context(|| format!("cannot load {}", file.display()))?;
-    let sidecar_file = file.with_extension("toml");
-    let sidecar = sidecar_file.is_file().then_some(sidecar_file.as_path());
-    let config =
-        load_config(sidecar, defaults, runtime.max_memory()).map_err(anyhow::Error::msg)?;
-    let gate = Gate::new(config.max_concurrency, config.max_queue);
-    let hash = short_hash(&wasm);
-    Ok(Plugin {
-        route: format!("/{name}"),
-        name,
-        file: file.to_owned(),
-        hash,
-        module,
-        config,
-        gate,
-    })
 }
 
 /// The request the connection loop would have parsed, from a local client.
@@ -278,7 +221,7 @@ mod tests {
     #[test]
     fn redirect_becomes_get_without_body_headers() {
         let req = request(&args("POST", &["Content-Type: a/b"]), "/x", Some(3)).unwrap();
-        let next = redirected_request(&req, "/x/y".into(), Some("q".into()));
+        let next = crate::dispatch::redirected_request(&req, "/x/y".into(), Some("q".into()));
         assert_eq!(next.method, "GET");
         assert_eq!(next.target, "/x/y?q");
         assert!(!next.headers.contains("content-length"));

@@ -26,10 +26,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-use crate::app::App;
+use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
 use crate::http::{self, AccessLog, ConnConfig, Limits};
-use crate::plugins::{PluginDefaults, PluginHost};
+use crate::plugins::{PluginDefaults, PluginFolder};
 use crate::runtime::{EngineConfig, WasmEngine};
 use crate::static_files::StaticFiles;
 
@@ -37,25 +37,25 @@ use crate::static_files::StaticFiles;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where to listen.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// The static site's folder.
-    pub static_dir: PathBuf,
+    pub(crate) static_dir: PathBuf,
     /// The plugins folder.
-    pub plugins_dir: PathBuf,
+    pub(crate) plugins_dir: PathBuf,
     /// Access log on stdout.
-    pub access_log: bool,
+    pub(crate) access_log: bool,
     /// Plugin failure details in error pages.
-    pub dev: bool,
+    pub(crate) dev: bool,
     /// Connection-loop limits.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Engine-wide settings.
-    pub runtime: EngineConfig,
+    pub(crate) engine: EngineConfig,
     /// Per-plugin defaults.
-    pub plugin_defaults: PluginDefaults,
+    pub(crate) plugin_defaults: PluginDefaults,
     /// Time in-flight requests get after a stop signal.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// Connection worker threads (at least one).
-    pub workers: usize,
+    pub(crate) workers: usize,
 }
 
 /// Why the server could not start; the binary turns each into one line and
@@ -82,11 +82,11 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let listener = bind(config.addr)?;
     let local = listener.local_addr().context("reading the bound address")?;
 
-    let runtime = Arc::new(WasmEngine::new(&config.runtime).context("starting the wasm engine")?);
+    let engine = Arc::new(WasmEngine::new(&config.engine).context("starting the wasm engine")?);
     let plugins = Arc::new(
-        PluginHost::load(
+        PluginFolder::load(
             &config.plugins_dir,
-            Arc::clone(&runtime),
+            Arc::clone(&engine),
             config.plugin_defaults.clone(),
         )
         .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?,
@@ -107,16 +107,16 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         limits: config.limits.clone(),
         access_log: access_log.clone(),
     };
-    let app = Arc::new(App::new(
-        Arc::clone(&plugins),
-        Gateway::new(runtime, config.dev),
-        statics,
+    let dispatcher = Arc::new(Dispatcher::new(
+        plugins.live_routes(),
+        Gateway::new(engine, config.dev),
+        Some(statics.clone()),
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let workers = start_workers(
         config.workers,
-        &app,
+        &dispatcher,
         &conn_config,
         &shutdown_rx,
         config.grace,
@@ -202,7 +202,7 @@ fn join_workers(workers: Vec<WorkerHandle>) -> bool {
 /// is a start-up error rather than a thread that silently never serves.
 fn start_workers(
     count: usize,
-    app: &Arc<App>,
+    dispatcher: &Arc<Dispatcher>,
     conn_config: &ConnConfig,
     shutdown_rx: &watch::Receiver<bool>,
     grace: Duration,
@@ -215,7 +215,7 @@ fn start_workers(
                 .context("starting a worker's async runtime")?;
             let (intake, connections) = mpsc::unbounded_channel();
             let worker = Worker {
-                app: Arc::clone(app),
+                dispatcher: Arc::clone(dispatcher),
                 // Each worker logs into a buffer of its own: no lock on the
                 // request path is shared with another core.
                 conn_config: Arc::new(ConnConfig {
@@ -240,7 +240,7 @@ fn start_workers(
 
 /// What one worker thread serves with.
 struct Worker {
-    app: Arc<App>,
+    dispatcher: Arc<Dispatcher>,
     conn_config: Arc<ConnConfig>,
     shutdown_rx: watch::Receiver<bool>,
     grace: Duration,
@@ -262,13 +262,14 @@ impl Worker {
                     continue;
                 }
             };
-            let app = Arc::clone(&self.app);
+            let dispatcher = Arc::clone(&self.dispatcher);
             let conn_config = Arc::clone(&self.conn_config);
             let shutdown = self.shutdown_rx.clone();
             let alive = alive_tx.clone();
             let (peer, local, load) = (accepted.peer, accepted.local, accepted.load);
             tokio::spawn(async move {
-                http::serve_connection(stream, peer, local, app, conn_config, shutdown).await;
+                http::serve_connection(stream, peer, local, dispatcher, conn_config, shutdown)
+                    .await;
                 drop(load);
                 drop(alive);
             });
@@ -415,7 +416,12 @@ fn raise_fd_limit() {
 
 /// The start-up banner: one line saying what is served where, one line per
 /// plugin route, and a warning for each plugin that hides a static path.
-fn announce(config: &ServerConfig, local: SocketAddr, plugins: &PluginHost, statics: &StaticFiles) {
+fn announce(
+    config: &ServerConfig,
+    local: SocketAddr,
+    plugins: &PluginFolder,
+    statics: &StaticFiles,
+) {
     let table = plugins.table();
     let mut routes: Vec<_> = table.routes().collect();
     routes.sort_by(|a, b| a.route.cmp(&b.route));

@@ -10,31 +10,29 @@ use std::net::IpAddr;
 
 use percent_encoding::percent_decode_str;
 
-use crate::http::grammar::{absolute_authority, is_hop_by_hop, split_authority};
+use crate::http::grammar::is_hop_by_hop;
 use crate::http::Request;
 
 /// Where a request landed inside a plugin mount; the router computes it.
 #[derive(Debug, Clone, Copy)]
-pub struct Mount<'a> {
-    /// The plugin's name, `argv[0]` (e.g. `users` for `plugins/api/users.wasm`).
-    pub name: &'a str,
+pub(crate) struct Mount<'a> {
     /// The mount path, `SCRIPT_NAME` (e.g. `/api/users`).
-    pub script_name: &'a str,
+    pub(crate) script_name: &'a str,
     /// The rest of the path, percent-decoded: `PATH_INFO`.
-    pub path_info: &'a str,
+    pub(crate) path_info: &'a str,
     /// The rest of the path exactly as sent: `X_RAW_PATH_INFO`.
-    pub raw_path_info: &'a str,
+    pub(crate) raw_path_info: &'a str,
 }
 
 /// What a plugin's configuration changes about the environment.
 #[derive(Debug, Clone, Copy)]
-pub struct EnvPolicy<'a> {
+pub(crate) struct EnvPolicy<'a> {
     /// Pass `Authorization` as `HTTP_AUTHORIZATION` (off by default: a
     /// credential should reach only the handlers that are meant to check it).
-    pub pass_authorization: bool,
+    pub(crate) pass_authorization: bool,
     /// Variables from the plugin's sidecar; a CGI variable of the same name
     /// wins, so configuration can never fake request data.
-    pub sidecar: &'a [(String, String)],
+    pub(crate) sidecar: &'a [(String, String)],
 }
 
 /// Request headers that never become `HTTP_*` variables besides the
@@ -57,7 +55,7 @@ const NOT_PASSED: &[&str] = &[
 ///
 /// `body_len` is the de-chunked body length; `CONTENT_LENGTH` is set only
 /// when the request carried a body (a `Content-Length` or chunked framing).
-pub fn meta_variables(
+pub(crate) fn meta_variables(
     req: &Request,
     mount: Mount<'_>,
     body_len: usize,
@@ -177,11 +175,7 @@ fn plain_ip(ip: IpAddr) -> IpAddr {
 /// when it names none; the local socket address when the request named no
 /// host at all (HTTP/1.0 without `Host`).
 fn server_name_port(req: &Request) -> (String, String) {
-    let authority = absolute_authority(&req.target)
-        .or_else(|| req.headers.get_str("host"))
-        .map(str::trim)
-        .filter(|a| !a.is_empty());
-    match authority.map(split_authority) {
+    match req.authority() {
         Some((name, port)) => (name.to_owned(), port.unwrap_or("80").to_owned()),
         None => {
             let name = match plain_ip(req.local.ip()) {
@@ -197,7 +191,7 @@ fn server_name_port(req: &Request) -> (String, String) {
 /// query is a search-string (no unencoded `=`): split on `+`, each word
 /// percent-decoded. A query that does not fit the search-string grammar (an
 /// empty word, as in `a++b`) adds nothing, as the RFC allows.
-pub fn argv(plugin_name: &str, query: Option<&str>) -> Vec<String> {
+pub(crate) fn argv(plugin_name: &str, query: Option<&str>) -> Vec<String> {
     let mut args = vec![plugin_name.to_owned()];
     let Some(query) = query.filter(|q| !q.is_empty() && !q.contains('=')) else {
         return args;
@@ -244,7 +238,6 @@ mod tests {
     }
 
     const MOUNT: Mount<'static> = Mount {
-        name: "users",
         script_name: "/api/users",
         path_info: "/a b",
         raw_path_info: "/a%20b",

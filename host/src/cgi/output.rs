@@ -11,15 +11,15 @@ use crate::http::grammar::{is_field_value, is_server_written, is_token, trim_ows
 use crate::http::Headers;
 
 /// The largest header block a guest may print (bytes, line ends included).
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most header lines a guest may print.
-pub const MAX_HEAD_FIELDS: usize = 100;
+pub(crate) const MAX_HEAD_FIELDS: usize = 100;
 
 /// Why a guest's output is not a CGI response. Every kind answers 502; the
 /// text goes to the log (and with `--dev` into the page), never the guest's
 /// bytes unescaped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutputError {
+pub(crate) enum OutputError {
     /// The guest printed nothing at all.
     #[error("the handler printed no response")]
     Empty,
@@ -70,7 +70,7 @@ pub enum OutputError {
 
 /// What the guest asked the server to do.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// Answer the client with this head (and the guest's body).
     Document {
         /// The status code, 200..=599.
@@ -93,7 +93,7 @@ pub enum Reply {
 
 /// The result of feeding bytes to a [`HeadParser`].
 #[derive(Debug)]
-pub enum Feed {
+pub(crate) enum Feed {
     /// The blank line has not arrived yet; feed the next bytes to this parser.
     Partial(HeadParser),
     /// The head is complete.
@@ -107,7 +107,7 @@ pub enum Feed {
 
 /// An incremental CGI header-block parser.
 #[derive(Debug, Default)]
-pub struct HeadParser {
+pub(crate) struct HeadParser {
     /// The bytes of a line whose end has not arrived yet.
     partial: Vec<u8>,
     /// Header bytes consumed so far, for the size bound.
@@ -120,7 +120,7 @@ pub struct HeadParser {
 }
 
 /// Parse a complete stdout: the reply and the offset where the body starts.
-pub fn parse(stdout: &[u8]) -> Result<(Reply, usize), OutputError> {
+pub(crate) fn parse(stdout: &[u8]) -> Result<(Reply, usize), OutputError> {
     match HeadParser::new().feed(stdout)? {
         Feed::Complete { reply, body_start } => Ok((reply, body_start)),
         Feed::Partial(parser) => Err(parser.finish()),
@@ -129,12 +129,12 @@ pub fn parse(stdout: &[u8]) -> Result<(Reply, usize), OutputError> {
 
 impl HeadParser {
     /// A parser at the start of a guest's output.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Consume the next bytes of stdout.
-    pub fn feed(mut self, chunk: &[u8]) -> Result<Feed, OutputError> {
+    pub(crate) fn feed(mut self, chunk: &[u8]) -> Result<Feed, OutputError> {
         let mut pos = 0;
         while let Some(nl) = chunk[pos..].iter().position(|&b| b == b'\n') {
             let end = pos + nl + 1;
@@ -162,7 +162,7 @@ impl HeadParser {
     }
 
     /// The output ended before the head was complete: the error to report.
-    pub fn finish(self) -> OutputError {
+    pub(crate) fn finish(self) -> OutputError {
         if self.head_bytes == 0 {
             OutputError::Empty
         } else {

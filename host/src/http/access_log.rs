@@ -28,7 +28,7 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// gives each worker thread a handle with a buffer of its own. Every handle
 /// shares one writer; when the last is dropped the writer flushes and exits.
 #[derive(Clone)]
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     handle: Arc<Handle>,
     buffer: Arc<Buffer>,
 }
@@ -82,17 +82,17 @@ pub(crate) enum RequestLine<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Exchange<'a> {
     /// The client's address.
-    pub peer: IpAddr,
+    pub(crate) peer: IpAddr,
     /// What was asked.
-    pub request: RequestLine<'a>,
+    pub(crate) request: RequestLine<'a>,
     /// The status answered.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body bytes sent (0 for HEAD and bodiless statuses).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// The `Referer` header.
-    pub referer: Option<&'a [u8]>,
+    pub(crate) referer: Option<&'a [u8]>,
     /// The `User-Agent` header.
-    pub user_agent: Option<&'a [u8]>,
+    pub(crate) user_agent: Option<&'a [u8]>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,7 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AccessLog {
     /// A log writing to the process's stdout.
-    pub fn stdout() -> AccessLog {
+    pub(crate) fn stdout() -> AccessLog {
         Self::to_writer(Box::new(std::io::stdout()))
     }
 
@@ -139,7 +139,7 @@ impl AccessLog {
 
     /// Write everything logged so far to the sink now (at shutdown, so the
     /// last requests are not lost).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.handle.shared.write_pending(&mut Vec::new());
     }
 

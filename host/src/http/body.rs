@@ -22,7 +22,7 @@ const READ_RESERVE: u64 = 64 * 1024;
 
 /// Why a body could not be read; each kind maps to one status code.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Larger than the limit the service asked for: 413.
     #[error("request body larger than {limit} bytes")]
     TooLarge {
@@ -42,7 +42,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// The status code this failure answers with.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             BodyError::TooLarge { .. } => 413,
             BodyError::Timeout => 408,
@@ -54,7 +54,7 @@ impl BodyError {
 
 /// The body of the current request. Reading it sends `100 Continue` first when
 /// the client asked for it.
-pub struct RequestBody<'c> {
+pub(crate) struct RequestBody<'c> {
     source: Source<'c>,
     state: BodyState,
 }
@@ -71,7 +71,6 @@ enum Source<'c> {
 #[derive(Debug)]
 pub(crate) struct BodyState {
     remaining: Remaining,
-    declared: Option<u64>,
     continue_pending: bool,
     body_timeout: Duration,
     deadline: Option<Instant>,
@@ -94,17 +93,16 @@ impl RequestBody<'_> {
         expect_continue: bool,
         body_timeout: Duration,
     ) -> RequestBody<'_> {
-        let (remaining, declared) = match framing {
-            Framing::None => (Remaining::Nothing, Some(0)),
-            Framing::Length(n) => (Remaining::Length(n), Some(n)),
-            Framing::Chunked => (Remaining::Chunked(ChunkedDecoder::new()), None),
+        let remaining = match framing {
+            Framing::None => Remaining::Nothing,
+            Framing::Length(n) => Remaining::Length(n),
+            Framing::Chunked => Remaining::Chunked(ChunkedDecoder::new()),
         };
         RequestBody {
             source: Source::Conn(io),
             state: BodyState {
                 continue_pending: expect_continue && !matches!(remaining, Remaining::Nothing),
                 remaining,
-                declared,
                 body_timeout,
                 deadline: None,
                 broken: false,
@@ -114,7 +112,7 @@ impl RequestBody<'_> {
 
     /// A body that is already in memory, for running a [`super::Service`]
     /// without a connection (the `run` subcommand, tests).
-    pub fn from_bytes(body: Bytes) -> RequestBody<'static> {
+    pub(crate) fn from_bytes(body: Bytes) -> RequestBody<'static> {
         let len = body.len() as u64;
         RequestBody {
             source: Source::Memory(body),
@@ -124,7 +122,6 @@ impl RequestBody<'_> {
                 } else {
                     Remaining::Length(len)
                 },
-                declared: Some(len),
                 continue_pending: false,
                 body_timeout: Limits::BODY_TIMEOUT,
                 deadline: None,
@@ -133,22 +130,11 @@ impl RequestBody<'_> {
         }
     }
 
-    /// The declared length (`Content-Length`), `None` for chunked bodies.
-    pub fn declared_len(&self) -> Option<u64> {
-        self.state.declared
-    }
-
-    /// Whether the request has a body at all (a `Content-Length` above 0 or
-    /// chunked framing).
-    pub fn is_present(&self) -> bool {
-        self.state.declared != Some(0)
-    }
-
     /// Read the whole body, de-chunked, refusing more than `limit` bytes.
     /// A declared length above `limit` fails before anything is read (and
     /// before `100 Continue` is sent). Once the body was read, further calls
     /// return an empty body.
-    pub async fn read_to_end(&mut self, limit: u64) -> Result<Bytes, BodyError> {
+    pub(crate) async fn read_to_end(&mut self, limit: u64) -> Result<Bytes, BodyError> {
         if self.state.broken {
             return Err(BodyError::Io(io::Error::other(
                 "request body already failed",
@@ -348,16 +334,12 @@ mod tests {
     #[tokio::test]
     async fn in_memory_body() {
         let mut body = RequestBody::from_bytes(Bytes::from_static(b"hello"));
-        assert_eq!(body.declared_len(), Some(5));
-        assert!(body.is_present());
         assert!(matches!(
             body.read_to_end(4).await,
             Err(BodyError::TooLarge { limit: 4 })
         ));
         assert_eq!(&body.read_to_end(5).await.unwrap()[..], b"hello");
         assert!(body.read_to_end(5).await.unwrap().is_empty());
-        let empty = RequestBody::from_bytes(Bytes::new());
-        assert!(!empty.is_present());
     }
 
     #[test]

@@ -27,11 +27,11 @@ const LOGGED_LINE_MAX: usize = 1024;
 
 /// What every connection of one server shares.
 #[derive(Clone)]
-pub struct ConnConfig {
+pub(crate) struct ConnConfig {
     /// The bounds on what a client may make the server hold or wait for.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Where finished exchanges are logged; `None` with `--quiet`.
-    pub access_log: Option<AccessLog>,
+    pub(crate) access_log: Option<AccessLog>,
 }
 
 /// Ties the log lines of one request together across the process.
@@ -41,7 +41,7 @@ static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 ///
 /// When `shutdown` becomes true an idle connection closes at once, and a
 /// request in flight completes with `Connection: close` on its response.
-pub async fn serve_connection<S: Service>(
+pub(crate) async fn serve_connection<S: Service>(
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
@@ -438,7 +438,7 @@ mod tests {
                         req.method,
                         req.path,
                         req.query,
-                        req.host_name(),
+                        req.authority().map(|(host, _)| host),
                         req.version.as_str()
                     );
                     r.body = Body::Bytes(Bytes::from(text));

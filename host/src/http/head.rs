@@ -37,24 +37,24 @@ pub(crate) enum Expect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Head {
     /// Bytes of the buffer the head occupied.
-    pub len: usize,
+    pub(crate) len: usize,
     /// How the body is framed.
-    pub framing: Framing,
+    pub(crate) framing: Framing,
     /// Whether the client wants the connection kept open.
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
     /// The client's expectation.
-    pub expect: Expect,
+    pub(crate) expect: Expect,
     /// `OPTIONS *`: about the server, not a resource.
-    pub asterisk: bool,
+    pub(crate) asterisk: bool,
 }
 
 /// Why a head was refused: the status to answer and a reason for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rejection {
     /// The status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Why, for the log line; never sent to the client.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
 }
 
 const fn reject(status: u16, reason: &'static str) -> Rejection {
@@ -530,7 +530,7 @@ mod tests {
             .unwrap();
         assert_eq!(req.path, "/p/q");
         assert_eq!(req.query.as_deref(), Some("x=y"));
-        assert_eq!(req.host_name(), Some("example.com"));
+        assert_eq!(req.authority(), Some(("example.com", Some("81"))));
         parse_head(
             b"GET https://h HTTP/1.1\r\nHost: h\r\n\r\n",
             &Limits::default(),

@@ -12,7 +12,7 @@ use std::ops::Range;
 /// keeps the buffers, so a warmed-up connection parses heads without
 /// allocating.
 #[derive(Clone, Default)]
-pub struct Headers {
+pub(crate) struct Headers {
     names: String,
     values: Vec<u8>,
     fields: Vec<Field>,
@@ -27,18 +27,18 @@ struct Field {
 
 impl Headers {
     /// An empty list.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Append a field, keeping duplicates.
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
+    pub(crate) fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
         self.push_slices(&name.into(), &value.into());
     }
 
     /// Append a field from borrowed parts, copying them into the shared
     /// buffers without a temporary allocation.
-    pub fn push_slices(&mut self, name: &str, value: &[u8]) {
+    pub(crate) fn push_slices(&mut self, name: &str, value: &[u8]) {
         let name_start = self.names.len();
         self.names.push_str(name);
         let value_start = self.values.len();
@@ -50,38 +50,38 @@ impl Headers {
     }
 
     /// Remove every field but keep the buffers for the next request.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.names.clear();
         self.values.clear();
         self.fields.clear();
     }
 
     /// The first value of `name` (case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
         self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
     /// The first value of `name` as text, if it is valid UTF-8.
-    pub fn get_str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every value of `name` (case-insensitive), in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub(crate) fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
     /// All fields in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.fields.iter().map(move |f| self.field(f))
     }
 
     /// Remove every field called `name` (case-insensitive).
-    pub fn remove(&mut self, name: &str) {
+    pub(crate) fn remove(&mut self, name: &str) {
         let names = &self.names;
         self.fields.retain(|f| {
             !names
@@ -92,18 +92,13 @@ impl Headers {
     }
 
     /// Whether any field called `name` exists.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
     /// The number of fields.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.fields.len()
-    }
-
-    /// Whether there are no fields.
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
     }
 
     fn field(&self, f: &Field) -> (&str, &[u8]) {
@@ -160,7 +155,7 @@ mod tests {
         assert!(!h.contains("a"));
         assert_eq!(h.get("b"), Some(&b"2"[..]));
         h.clear();
-        assert!(h.is_empty());
+        assert_eq!(h.len(), 0);
         h.push("C", "4");
         assert_eq!(h.iter().collect::<Vec<_>>(), vec![("C", &b"4"[..])]);
     }

@@ -2,12 +2,15 @@
 //! buffer, deadline-bounded reads and writes, and zero-copy file sending.
 
 use std::io::{self, IoSlice};
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+#[cfg(target_os = "linux")]
+use tokio::io::Interest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -20,6 +23,7 @@ const READ_CHUNK: usize = 8 * 1024;
 pub(crate) const COPY_BODY_MAX: usize = 16 * 1024;
 /// Bytes per `sendfile` call, so one large file cannot monopolise a worker
 /// thread between cooperative yields.
+#[cfg(target_os = "linux")]
 const SENDFILE_CHUNK: usize = 1 << 20;
 /// Buffer for the read+write fallback when `sendfile` is unavailable.
 const FALLBACK_CHUNK: usize = 64 * 1024;
@@ -119,6 +123,7 @@ impl ConnIo {
     /// Falls back to positioned reads and writes where `sendfile` refuses
     /// the file. The file must hold `len` bytes from `offset`: the head
     /// already promised them, so a shorter file is an error.
+    #[cfg(target_os = "linux")]
     pub(crate) async fn send_file(&mut self, file: &FileBody) -> io::Result<()> {
         self.send_head_corked();
         self.flush().await?;
@@ -140,6 +145,8 @@ impl ConnIo {
                 // SAFETY: both descriptors are open for the whole call (the
                 // stream and the file are borrowed from `self` and `file`),
                 // and `offset` is a live local the kernel updates in place.
+                // sendfile(2) has no safe wrapper in std or tokio.
+                #[allow(unsafe_code)]
                 let n = unsafe { libc::sendfile(socket, source, &mut offset, count) };
                 usize::try_from(n).map_err(|_| io::Error::last_os_error())
             });
@@ -171,10 +178,19 @@ impl ConnIo {
         Ok(())
     }
 
+    /// Elsewhere `sendfile(2)` has other signatures: positioned reads and
+    /// writes serve.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) async fn send_file(&mut self, file: &FileBody) -> io::Result<()> {
+        self.flush().await?;
+        self.copy_file(file).await
+    }
+
     /// Try to send the pending head with `MSG_MORE`, so the kernel holds it
     /// and puts it in one segment with the first file bytes (what nginx's
     /// `tcp_nopush` achieves with TCP_CORK, without two extra syscalls).
     /// Whatever this does not send, [`ConnIo::flush`] sends normally.
+    #[cfg(target_os = "linux")]
     fn send_head_corked(&mut self) {
         if self.wbuf.is_empty() {
             return;
@@ -183,7 +199,9 @@ impl ConnIo {
         let head = &self.wbuf;
         let sent = self.stream.try_io(Interest::WRITABLE, || {
             // SAFETY: `head` is a live, initialised buffer of `head.len()`
-            // bytes and `socket` is open for the whole call.
+            // bytes and `socket` is open for the whole call. std's
+            // `send` has no flags argument, so `MSG_MORE` needs libc.
+            #[allow(unsafe_code)]
             let n = unsafe {
                 libc::send(
                     socket,
@@ -241,6 +259,7 @@ impl ConnIo {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn sendfile_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),

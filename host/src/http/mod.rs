@@ -15,13 +15,13 @@ mod limits;
 mod request;
 mod response;
 
-pub use access_log::AccessLog;
-pub use body::{BodyError, RequestBody};
-pub use conn::{serve_connection, ConnConfig};
-pub use headers::Headers;
-pub use limits::Limits;
-pub use request::{Request, Version};
-pub use response::{reason_phrase, Body, FileBody, Response};
+pub(crate) use access_log::AccessLog;
+pub(crate) use body::RequestBody;
+pub(crate) use conn::{serve_connection, ConnConfig};
+pub(crate) use headers::Headers;
+pub(crate) use limits::Limits;
+pub(crate) use request::{Request, Version};
+pub(crate) use response::{reason_phrase, Body, FileBody, Response};
 
 use std::future::Future;
 
@@ -29,7 +29,7 @@ use std::future::Future;
 ///
 /// A trait rather than a closure so that the server, the `run` subcommand and
 /// tests can each plug their own dispatch into the same connection loop.
-pub trait Service: Send + Sync + 'static {
+pub(crate) trait Service: Send + Sync + 'static {
     /// Answer one request. The body may be read (bounded) through `body`; what
     /// the service leaves unread is drained or the connection is closed by the
     /// caller, never parsed as the next request.

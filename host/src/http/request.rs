@@ -8,7 +8,7 @@ use super::Headers;
 /// The protocol version of a request; it decides keep-alive defaults and
 /// whether a chunked response may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     /// HTTP/1.0: close by default, no chunked responses.
     Http10,
     /// HTTP/1.1: keep-alive by default.
@@ -17,7 +17,7 @@ pub enum Version {
 
 impl Version {
     /// The version as it appears on the wire and in `SERVER_PROTOCOL`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
@@ -27,44 +27,43 @@ impl Version {
 
 /// One request head, validated by the connection loop (framing, Host, limits).
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// The method token exactly as sent (methods are case-sensitive).
-    pub method: String,
+    pub(crate) method: String,
     /// The request-target exactly as sent (origin-form or absolute-form).
-    pub target: String,
+    pub(crate) target: String,
     /// The path of the target, still percent-encoded, always starting with `/`.
-    pub path: String,
+    pub(crate) path: String,
     /// The raw query string after `?`, without the `?`; `None` when absent.
-    pub query: Option<String>,
+    pub(crate) query: Option<String>,
     /// HTTP/1.0 or HTTP/1.1.
-    pub version: Version,
+    pub(crate) version: Version,
     /// The header fields in the order received.
-    pub headers: Headers,
+    pub(crate) headers: Headers,
     /// The client's address, for `REMOTE_ADDR` and the access log.
-    pub peer: SocketAddr,
+    pub(crate) peer: SocketAddr,
     /// The address the connection was accepted on, for `SERVER_PORT` fallback.
-    pub local: SocketAddr,
+    pub(crate) local: SocketAddr,
     /// A process-unique id that ties log lines of one request together.
-    pub id: u64,
+    pub(crate) id: u64,
 }
 
 impl Request {
     /// Whether this is a HEAD request, whose response never carries a body.
-    pub fn is_head(&self) -> bool {
+    pub(crate) fn is_head(&self) -> bool {
         self.method == "HEAD"
     }
 
-    /// The host name from the Host header (or the absolute-form target),
-    /// without the port; `None` when the request named none.
-    pub fn host_name(&self) -> Option<&str> {
-        // RFC 9112 §3.2.2: with an absolute-form target the target's
-        // authority wins over the Host header.
+    /// The authority the client addressed, as host and port (the port
+    /// `None` when it names none): the absolute-form target's wins over the
+    /// Host header (RFC 9112 §3.2.2); `None` when the request named none.
+    pub(crate) fn authority(&self) -> Option<(&str, Option<&str>)> {
         let authority = match absolute_authority(&self.target) {
             Some(authority) => authority,
             None => self.headers.get_str("host")?,
         };
-        let (host, _port) = split_authority(authority);
-        (!host.is_empty()).then_some(host)
+        let authority = authority.trim_matches([' ', '\t']);
+        (!authority.is_empty()).then(|| split_authority(authority))
     }
 
     /// A request with empty fields, refilled by the connection loop for
@@ -99,24 +98,34 @@ mod tests {
     }
 
     #[test]
-    fn host_name_comes_from_host_header_without_port() {
+    fn authority_comes_from_host_header_with_the_port_apart() {
         assert_eq!(
-            request("/", Some("example.com:8080")).host_name(),
+            request("/", Some("example.com:8080"))
+                .authority()
+                .map(|(h, _)| h),
             Some("example.com")
         );
         assert_eq!(
-            request("/", Some("example.com")).host_name(),
+            request("/", Some("example.com"))
+                .authority()
+                .map(|(h, _)| h),
             Some("example.com")
         );
-        assert_eq!(request("/", Some("[::1]:80")).host_name(), Some("[::1]"));
-        assert_eq!(request("/", Some("")).host_name(), None);
-        assert_eq!(request("/", None).host_name(), None);
+        assert_eq!(
+            request("/", Some("[::1]:80")).authority().map(|(h, _)| h),
+            Some("[::1]")
+        );
+        assert_eq!(request("/", Some("")).authority().map(|(h, _)| h), None);
+        assert_eq!(request("/", None).authority().map(|(h, _)| h), None);
     }
 
     #[test]
     fn absolute_form_target_wins_over_host() {
         let req = request("HTTP://Other.example:81/p?q", Some("example.com"));
-        assert_eq!(req.host_name(), Some("Other.example"));
-        assert_eq!(request("https://h", None).host_name(), Some("h"));
+        assert_eq!(req.authority().map(|(h, _)| h), Some("Other.example"));
+        assert_eq!(
+            request("https://h", None).authority().map(|(h, _)| h),
+            Some("h")
+        );
     }
 }

@@ -8,23 +8,23 @@ use super::Headers;
 /// A response to write. The connection loop adds `Date`, `Server`, framing
 /// (`Content-Length` or chunked) and `Connection`; a service must not set them.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     /// The status code (100..=599).
-    pub status: u16,
+    pub(crate) status: u16,
     /// A reason phrase other than the standard one (a CGI `Status:` line may
     /// carry its own); `None` uses the standard phrase.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// End-to-end header fields, in order, duplicates kept.
-    pub headers: Headers,
+    pub(crate) headers: Headers,
     /// The payload; for HEAD requests its length is announced but not sent.
-    pub body: Body,
+    pub(crate) body: Body,
     /// Close the connection after this response.
-    pub close: bool,
+    pub(crate) close: bool,
 }
 
 /// A response payload whose length is known before the first byte is written.
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// No payload (`Content-Length: 0`, or none for 204/304).
     Empty,
     /// A payload held in memory.
@@ -35,34 +35,29 @@ pub enum Body {
 
 /// A byte range of an open file.
 #[derive(Debug)]
-pub struct FileBody {
+pub(crate) struct FileBody {
     /// The open file.
-    pub file: std::fs::File,
+    pub(crate) file: std::fs::File,
     /// Where the range starts.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// How many bytes to send.
-    pub len: u64,
+    pub(crate) len: u64,
 }
 
 impl Body {
     /// The number of payload bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::File(f) => f.len,
         }
     }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Response {
     /// A response with the given status and no headers or body.
-    pub fn new(status: u16) -> Self {
+    pub(crate) fn new(status: u16) -> Self {
         Response {
             status,
             reason: None,
@@ -74,7 +69,7 @@ impl Response {
 
     /// A small HTML error page for `status` whose text is fixed by the server,
     /// never by request data, so nothing a client sends is echoed unescaped.
-    pub fn error_page(status: u16) -> Self {
+    pub(crate) fn error_page(status: u16) -> Self {
         let reason = reason_phrase(status);
         let body = format!(
             "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n\
@@ -93,7 +88,7 @@ impl Response {
 /// The standard reason phrase of `status` (RFC 9110 §15 and the IANA
 /// registry); an empty string for codes without one, which the status line
 /// allows.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",

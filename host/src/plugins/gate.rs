@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// A plugin's admission gate. Cheap to clone; a reloaded plugin with the same
 /// limits keeps its gate, so a reload never doubles the concurrency.
 #[derive(Debug, Clone)]
-pub struct Gate {
+pub(crate) struct Gate {
     inner: Arc<GateInner>,
 }
 
@@ -24,14 +24,14 @@ struct GateInner {
 
 /// The right to run one instance; released on drop.
 #[derive(Debug)]
-pub struct GatePermit {
+pub(crate) struct GatePermit {
     _permit: OwnedSemaphorePermit,
 }
 
 /// The plugin is at its concurrency limit and its queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the plugin is busy: all its instances are running and its queue is full")]
-pub struct Busy;
+pub(crate) struct Busy;
 
 /// Takes one place in the queue; gives it back on drop, also when the
 /// waiting request is cancelled (client gone).
@@ -45,7 +45,7 @@ impl Drop for QueueSlot<'_> {
 
 impl Gate {
     /// A gate letting `max_concurrency` (at least 1) run and `max_queue` wait.
-    pub fn new(max_concurrency: usize, max_queue: usize) -> Self {
+    pub(crate) fn new(max_concurrency: usize, max_queue: usize) -> Self {
         let max_concurrency = max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
         Self {
             inner: Arc::new(GateInner {
@@ -59,14 +59,14 @@ impl Gate {
 
     /// Whether this gate enforces exactly these limits (so it can be kept
     /// across a reload).
-    pub fn has_limits(&self, max_concurrency: usize, max_queue: usize) -> bool {
+    pub(crate) fn has_limits(&self, max_concurrency: usize, max_queue: usize) -> bool {
         self.inner.max_concurrency == max_concurrency.clamp(1, Semaphore::MAX_PERMITS)
             && self.inner.max_queue == max_queue
     }
 
     /// Waits for a turn to run, or answers `Busy` at once when the queue is
     /// full.
-    pub async fn acquire(&self) -> Result<GatePermit, Busy> {
+    pub(crate) async fn acquire(&self) -> Result<GatePermit, Busy> {
         let inner = &self.inner;
         if let Ok(permit) = inner.running.clone().try_acquire_owned() {
             return Ok(GatePermit { _permit: permit });

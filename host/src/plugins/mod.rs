@@ -10,36 +10,38 @@ use std::path::PathBuf;
 
 use crate::runtime::CompiledModule;
 
+mod folder;
 mod gate;
-mod host;
+mod load;
 mod route;
 mod scan;
-pub mod sidecar;
+mod sidecar;
 
-pub use gate::{Busy, Gate, GatePermit};
-pub(crate) use host::{load_config, short_hash};
-pub use host::{LoadedPlugin, PluginHost, RefusedFile, RescanReport};
-pub use route::{is_safe_segment, Lookup, RouteMatch, RouteTable};
-pub use sidecar::{PluginConfig, PluginDefaults, SidecarError};
+pub(crate) use folder::{LiveRoutes, PluginFolder};
+pub(crate) use gate::Gate;
+pub(crate) use load::PluginFile;
+pub(crate) use route::{RouteMatch, RouteTable, Routing};
+pub(crate) use sidecar::PluginDefaults;
+pub(crate) use sidecar::{kib, mib, PluginConfig};
 
 /// One loaded plugin version. Immutable: a reload makes a new one, and a
 /// request keeps the version it started with.
 #[derive(Debug)]
-pub struct Plugin {
+pub(crate) struct Plugin {
     /// Its mount, e.g. `/api/users` (also `SCRIPT_NAME`).
-    pub route: String,
+    pub(crate) route: String,
     /// Its file name without `.wasm`, e.g. `users` (argv\[0\]).
-    pub name: String,
+    pub(crate) name: String,
     /// The `.wasm` file it was loaded from.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Short hex of the content's SHA-256: names the version in logs.
-    pub hash: String,
+    pub(crate) hash: String,
     /// The compiled module.
-    pub module: CompiledModule,
+    pub(crate) module: CompiledModule,
     /// Limits, env and folders: the sidecar over the defaults.
-    pub config: PluginConfig,
+    pub(crate) config: PluginConfig,
     /// Admission control for this route.
-    pub gate: Gate,
+    pub(crate) gate: Gate,
 }
 
 #[cfg(test)]

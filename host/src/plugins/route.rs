@@ -11,7 +11,7 @@ use super::Plugin;
 
 /// The result of routing a request path.
 #[derive(Debug, Clone)]
-pub enum Lookup {
+pub(crate) enum Routing {
     /// The path is served by a plugin.
     Plugin(RouteMatch),
     /// No plugin mount covers the path (static files take it).
@@ -24,15 +24,15 @@ pub enum Lookup {
 
 /// A request path matched to a plugin.
 #[derive(Debug, Clone)]
-pub struct RouteMatch {
+pub(crate) struct RouteMatch {
     /// The plugin, kept alive by the request even if a reload replaces it.
-    pub plugin: Arc<Plugin>,
+    pub(crate) plugin: Arc<Plugin>,
     /// `SCRIPT_NAME`: the plugin's mount, e.g. `/api/users`.
-    pub script_name: String,
+    pub(crate) script_name: String,
     /// `PATH_INFO`: the rest of the path, percent-decoded (may be empty).
-    pub path_info: String,
+    pub(crate) path_info: String,
     /// The rest of the path as the client sent it (WAGI's `X_RAW_PATH_INFO`).
-    pub raw_path_info: String,
+    pub(crate) raw_path_info: String,
 }
 
 #[derive(Debug, Default)]
@@ -43,7 +43,7 @@ struct Node {
 
 /// An immutable snapshot of every plugin route.
 #[derive(Debug, Default)]
-pub struct RouteTable {
+pub(crate) struct RouteTable {
     root: Node,
     /// Sorted by route, for stable listings.
     plugins: Vec<Arc<Plugin>>,
@@ -53,7 +53,7 @@ impl RouteTable {
     /// A table with these plugins. Routes must be unique (the folder scan
     /// guarantees it: one file, one route); a later duplicate replaces an
     /// earlier one.
-    pub fn new(mut plugins: Vec<Arc<Plugin>>) -> Self {
+    pub(crate) fn new(mut plugins: Vec<Arc<Plugin>>) -> Self {
         plugins.sort_by(|a, b| a.route.cmp(&b.route));
         plugins.dedup_by(|later, earlier| {
             let same = later.route == earlier.route;
@@ -74,39 +74,29 @@ impl RouteTable {
     }
 
     /// Every plugin, sorted by route (for the start-up banner and reloads).
-    pub fn routes(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+    pub(crate) fn routes(&self) -> impl Iterator<Item = &Arc<Plugin>> {
         self.plugins.iter()
     }
 
     /// The plugin mounted exactly at `route`, if any.
-    pub fn get(&self, route: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn get(&self, route: &str) -> Option<&Arc<Plugin>> {
         self.plugins
             .binary_search_by(|p| p.route.as_str().cmp(route))
             .ok()
             .map(|i| &self.plugins[i])
     }
 
-    /// How many plugins are mounted.
-    pub fn len(&self) -> usize {
-        self.plugins.len()
-    }
-
-    /// Whether no plugin is mounted.
-    pub fn is_empty(&self) -> bool {
-        self.plugins.is_empty()
-    }
-
     /// Raw (still percent-encoded) request path, without the query → the
     /// longest plugin mount at a segment boundary. A `?query` is ignored if
     /// present. Mount segments are compared after decoding, so `/hell%6F`
     /// reaches `/hello`.
-    pub fn lookup(&self, raw_path: &str) -> Lookup {
+    pub(crate) fn lookup(&self, raw_path: &str) -> Routing {
         if self.root.children.is_empty() {
-            return Lookup::NotPlugin;
+            return Routing::NotPlugin;
         }
         let path = raw_path.split_once('?').map_or(raw_path, |(p, _)| p);
         if !path.starts_with('/') {
-            return Lookup::NotPlugin;
+            return Routing::NotPlugin;
         }
         let mut node = &self.root;
         let mut best: Option<(&Arc<Plugin>, usize)> = None;
@@ -129,24 +119,24 @@ impl RouteTable {
             pos = end + 1;
         }
         let Some((plugin, end)) = best else {
-            return Lookup::NotPlugin;
+            return Routing::NotPlugin;
         };
         let raw_path_info = &path[end..];
         match decode(raw_path_info) {
-            Some(path_info) => Lookup::Plugin(RouteMatch {
+            Some(path_info) => Routing::Plugin(RouteMatch {
                 plugin: plugin.clone(),
                 script_name: plugin.route.clone(),
                 path_info: path_info.into_owned(),
                 raw_path_info: raw_path_info.to_owned(),
             }),
-            None => Lookup::BadPath,
+            None => Routing::BadPath,
         }
     }
 }
 
 /// Whether `s` can be one segment of a route: RFC 3986 unreserved
 /// characters only (so its encoded and decoded forms agree), not hidden.
-pub fn is_safe_segment(s: &str) -> bool {
+pub(crate) fn is_safe_segment(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
         && s.bytes()

@@ -1,70 +1,45 @@
 //! Walking `plugins/`: which files would make which routes, and a cheap
 //! fingerprint of each so unchanged files are not read again.
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
+use super::load::PluginFile;
 use super::route::is_safe_segment;
+use crate::file_stamp::FileStamp;
 
 /// Deepest folder nesting scanned (a route has at most this many segments).
-pub const MAX_DEPTH: usize = 16;
+pub(crate) const MAX_DEPTH: usize = 16;
 /// Most plugin files in one folder tree; the rest are skipped with a note.
-pub const MAX_PLUGINS: usize = 10_000;
-
-/// What identifies one version of a file without reading it: any write,
-/// truncation, or replacement by rename changes at least one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FileStamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    #[cfg(unix)]
-    inode: (u64, u64, i64, i64),
-}
-
-impl FileStamp {
-    pub(super) fn of(meta: &Metadata) -> Self {
-        #[cfg(unix)]
-        use std::os::unix::fs::MetadataExt as _;
-        Self {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-            #[cfg(unix)]
-            inode: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-}
+pub(crate) const MAX_PLUGINS: usize = 10_000;
 
 /// A plugin file and its sidecar, as found on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Fingerprint {
-    pub wasm: FileStamp,
-    pub sidecar: Option<FileStamp>,
+    pub(crate) wasm: FileStamp,
+    pub(crate) sidecar: Option<FileStamp>,
 }
 
 /// A `.wasm` file that would make a route.
 #[derive(Debug)]
 pub(super) struct Candidate {
-    pub route: String,
-    pub name: String,
-    pub wasm: PathBuf,
-    pub sidecar: PathBuf,
-    pub fingerprint: Fingerprint,
+    pub(crate) file: PluginFile,
+    pub(crate) fingerprint: Fingerprint,
 }
 
 /// A `.wasm` file that cannot make a route, and why.
 #[derive(Debug)]
 pub(super) struct Skipped {
-    pub path: PathBuf,
-    pub reason: String,
+    pub(crate) path: PathBuf,
+    pub(crate) reason: String,
 }
 
 /// Everything found in one walk.
 #[derive(Debug, Default)]
 pub(super) struct Found {
-    pub candidates: Vec<Candidate>,
-    pub skipped: Vec<Skipped>,
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 struct Pending {
@@ -104,11 +79,13 @@ pub(super) fn walk(root: &Path) -> io::Result<Found> {
             visit(&entry, &p, &mut stack, &mut found);
         }
     }
-    found.candidates.sort_by(|a, b| a.route.cmp(&b.route));
+    found
+        .candidates
+        .sort_by(|a, b| a.file.route.cmp(&b.file.route));
     if found.candidates.len() > MAX_PLUGINS {
         for c in found.candidates.drain(MAX_PLUGINS..) {
             found.skipped.push(Skipped {
-                path: c.wasm,
+                path: c.file.wasm,
                 reason: format!("more than {MAX_PLUGINS} plugins"),
             });
         }
@@ -184,14 +161,16 @@ fn visit(entry: &fs::DirEntry, p: &Pending, stack: &mut Vec<Pending>, found: &mu
     let sidecar = path.with_extension("toml");
     let sidecar_stamp = fs::metadata(&sidecar).ok().map(|m| FileStamp::of(&m));
     found.candidates.push(Candidate {
-        route: format!("{}/{stem}", p.route),
-        name: stem.to_owned(),
+        file: PluginFile {
+            route: format!("{}/{stem}", p.route),
+            name: stem.to_owned(),
+            wasm: path,
+            sidecar: sidecar_stamp.map(|_| sidecar),
+        },
         fingerprint: Fingerprint {
             wasm: FileStamp::of(&meta),
             sidecar: sidecar_stamp,
         },
-        wasm: path,
-        sidecar,
     });
 }
 
@@ -224,10 +203,14 @@ mod tests {
             touch(root, f);
         }
         let found = walk(root).unwrap();
-        let routes: Vec<_> = found.candidates.iter().map(|c| c.route.as_str()).collect();
+        let routes: Vec<_> = found
+            .candidates
+            .iter()
+            .map(|c| c.file.route.as_str())
+            .collect();
         assert_eq!(routes, ["/api/users", "/api/v1/items", "/hello"]);
         let users = &found.candidates[0];
-        assert_eq!(users.name, "users");
+        assert_eq!(users.file.name, "users");
         assert!(users.fingerprint.sidecar.is_some());
         assert!(found.candidates[2].fingerprint.sidecar.is_none());
         let mut skipped: Vec<_> = found
@@ -250,17 +233,5 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let found = walk(&dir.path().join("nope")).unwrap();
         assert!(found.candidates.is_empty());
-    }
-
-    #[test]
-    fn any_rewrite_changes_the_stamp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.wasm");
-        fs::write(&p, b"one").unwrap();
-        let before = FileStamp::of(&fs::metadata(&p).unwrap());
-        let tmp = dir.path().join(".a.tmp");
-        fs::write(&tmp, b"two").unwrap();
-        fs::rename(&tmp, &p).unwrap();
-        assert_ne!(before, FileStamp::of(&fs::metadata(&p).unwrap()));
     }
 }

@@ -35,68 +35,95 @@ use crate::runtime::{GuestLimits, Preopen};
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 /// Longest time limit a sidecar may set.
-pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+pub(crate) const MAX_TIMEOUT_MS: u64 = 3_600_000;
 /// Largest stdout or body limit a sidecar may set (both are buffered).
-pub const MAX_BUFFER_KB: u64 = 1024 * 1024;
+pub(crate) const MAX_BUFFER_KB: u64 = 1024 * 1024;
 /// Most instances of one plugin a sidecar may let run at once.
-pub const MAX_CONCURRENCY: u64 = 10_000;
+pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 /// Longest queue a sidecar may set.
-pub const MAX_QUEUE: u64 = 100_000;
+pub(crate) const MAX_QUEUE: u64 = 100_000;
 /// Most folders one plugin may map.
-pub const MAX_DIRS: usize = 32;
+pub(crate) const MAX_DIRS: usize = 32;
 
 /// What the command line gives every plugin whose sidecar is silent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginDefaults {
     /// Time, memory and stdout limits.
-    pub limits: GuestLimits,
+    pub(crate) limits: GuestLimits,
     /// Largest request body, bytes (413 past it).
-    pub max_body: u64,
+    pub(crate) max_body: u64,
     /// Instances of one plugin running at once.
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// Requests waiting beyond `max_concurrency` (503 past it).
-    pub max_queue: usize,
+    pub(crate) max_queue: usize,
+}
+
+impl PluginDefaults {
+    /// Wall-clock milliseconds per request: generous for a handler, tight
+    /// for a runaway.
+    pub(crate) const TIMEOUT_MS: u64 = 10_000;
+    /// Linear memory per instance, MiB.
+    pub(crate) const MEMORY_MB: u64 = 64;
+    /// Response a guest may print, KiB.
+    pub(crate) const STDOUT_KB: u64 = 16 * 1024;
+    /// Request body accepted, bytes (nginx's `client_max_body_size` is 1 MiB;
+    /// handlers that take uploads want more).
+    pub(crate) const MAX_BODY: u64 = 10 * 1024 * 1024;
+    /// Instances of one plugin running at once.
+    pub(crate) const CONCURRENCY: usize = 64;
+    /// Requests waiting beyond those.
+    pub(crate) const QUEUE: usize = 256;
 }
 
 impl Default for PluginDefaults {
-    /// Generous for a handler, tight for a runaway: 10 s, 64 MiB memory,
-    /// 8 MiB of output, 8 MiB of body, 64 running and 256 waiting per plugin.
+    /// The command line's defaults: every plugin flag's default value is one
+    /// of the constants above.
     fn default() -> Self {
         Self {
             limits: GuestLimits {
-                timeout: Duration::from_secs(10),
-                max_memory: 64 << 20,
-                max_stdout: 8 << 20,
+                timeout: Duration::from_millis(Self::TIMEOUT_MS),
+                max_memory: mib(Self::MEMORY_MB),
+                max_stdout: kib(Self::STDOUT_KB),
             },
-            max_body: 8 << 20,
-            max_concurrency: 64,
-            max_queue: 256,
+            max_body: Self::MAX_BODY,
+            max_concurrency: Self::CONCURRENCY,
+            max_queue: Self::QUEUE,
         }
     }
 }
 
+/// `n` MiB in bytes, saturating.
+pub(crate) fn mib(n: u64) -> usize {
+    to_usize(n.saturating_mul(MIB))
+}
+
+/// `n` KiB in bytes, saturating.
+pub(crate) fn kib(n: u64) -> usize {
+    to_usize(n.saturating_mul(KIB))
+}
+
 /// One plugin's effective configuration: its sidecar over the defaults.
 #[derive(Debug, Clone)]
-pub struct PluginConfig {
+pub(crate) struct PluginConfig {
     /// Extra environment variables for the guest.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Host folders mapped into the guest.
-    pub preopens: Vec<Preopen>,
+    pub(crate) preopens: Vec<Preopen>,
     /// Time, memory and stdout limits.
-    pub limits: GuestLimits,
+    pub(crate) limits: GuestLimits,
     /// Largest request body, bytes.
-    pub max_body: u64,
+    pub(crate) max_body: u64,
     /// Instances running at once.
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// Requests waiting beyond that.
-    pub max_queue: usize,
+    pub(crate) max_queue: usize,
     /// Whether `Authorization` reaches the guest as `HTTP_AUTHORIZATION`.
-    pub pass_authorization: bool,
+    pub(crate) pass_authorization: bool,
 }
 
 impl PluginConfig {
     /// The configuration of a plugin without a sidecar.
-    pub fn from_defaults(d: &PluginDefaults) -> Self {
+    pub(crate) fn from_defaults(d: &PluginDefaults) -> Self {
         Self {
             env: Vec::new(),
             preopens: Vec::new(),
@@ -112,15 +139,15 @@ impl PluginConfig {
 /// A sidecar that cannot be applied, located for the person fixing it.
 #[derive(Debug, thiserror::Error)]
 #[error("{}:{line}: {key}: {message}", file.display())]
-pub struct SidecarError {
+pub(crate) struct SidecarError {
     /// The sidecar file.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based line of the offending key or value.
-    pub line: usize,
+    pub(crate) line: usize,
     /// The key at fault (`dirs.host` for a key inside a table).
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +178,7 @@ struct Dir {
 /// Reads a sidecar's text into a configuration over `defaults`.
 /// `file` names the sidecar in errors and anchors relative `dirs.host`
 /// paths; `memory_ceiling` is the engine's per-instance maximum.
-pub fn parse(
+pub(crate) fn parse(
     text: &str,
     file: &Path,
     defaults: &PluginDefaults,

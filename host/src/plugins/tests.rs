@@ -51,12 +51,12 @@ fn table(routes: &[&str]) -> RouteTable {
 /// (script_name, path_info, raw_path_info) or a tag for the other outcomes.
 fn look(t: &RouteTable, path: &str) -> Result<(String, String, String), &'static str> {
     match t.lookup(path) {
-        Lookup::Plugin(m) => {
+        Routing::Plugin(m) => {
             assert_eq!(m.plugin.route, m.script_name);
             Ok((m.script_name, m.path_info, m.raw_path_info))
         }
-        Lookup::NotPlugin => Err("not"),
-        Lookup::BadPath => Err("bad"),
+        Routing::NotPlugin => Err("not"),
+        Routing::BadPath => Err("bad"),
     }
 }
 
@@ -125,24 +125,24 @@ fn bad_paths_under_a_mount() {
 #[test]
 fn empty_table_and_listing() {
     let t = RouteTable::default();
-    assert!(t.is_empty());
+    assert_eq!(t.routes().count(), 0);
     assert_eq!(look(&t, "/hello"), Err("not"));
     let t = table(&["/b", "/a/c", "/a"]);
     let routes: Vec<_> = t.routes().map(|p| p.route.as_str()).collect();
     assert_eq!(routes, ["/a", "/a/c", "/b"]);
     assert!(t.get("/a/c").is_some());
     assert!(t.get("/a/b").is_none());
-    assert_eq!(t.len(), 3);
+    assert_eq!(t.routes().count(), 3);
 }
 
 mod folder {
     use super::*;
 
-    fn load(dir: &Path) -> PluginHost {
-        PluginHost::load(dir, runtime(), PluginDefaults::default()).unwrap()
+    fn load(dir: &Path) -> PluginFolder {
+        PluginFolder::load(dir, runtime(), PluginDefaults::default()).unwrap()
     }
 
-    fn routes(host: &PluginHost) -> Vec<(String, String)> {
+    fn routes(host: &PluginFolder) -> Vec<(String, String)> {
         host.table()
             .routes()
             .map(|p| (p.route.clone(), p.hash.clone()))
@@ -169,14 +169,14 @@ mod folder {
     fn missing_folder_is_no_plugins() {
         let dir = tempfile::tempdir().unwrap();
         let host = load(&dir.path().join("plugins"));
-        assert!(host.table().is_empty());
+        assert_eq!(host.table().routes().count(), 0);
     }
 
     #[tokio::test]
     async fn add_update_delete() {
         let dir = tempfile::tempdir().unwrap();
         let host = load(dir.path());
-        assert!(host.table().is_empty());
+        assert_eq!(host.table().routes().count(), 0);
 
         let file = dir.path().join("hello.wasm");
         fs::write(&file, wasm("v1")).unwrap();
@@ -201,7 +201,7 @@ mod folder {
         fs::remove_file(&file).unwrap();
         let report = host.rescan().await.unwrap();
         assert_eq!(report.removed, ["/hello"]);
-        assert!(host.table().is_empty());
+        assert_eq!(host.table().routes().count(), 0);
     }
 
     #[tokio::test]
@@ -238,7 +238,7 @@ mod folder {
                 .unwrap();
         fs::write(dir.path().join("x.wasm"), bad).unwrap();
         let host = load(dir.path());
-        assert!(host.table().is_empty());
+        assert_eq!(host.table().routes().count(), 0);
         fs::write(dir.path().join("x.wasm"), b"\0asm\x01\0\0\0garbage").unwrap();
         let report = host.rescan().await.unwrap();
         assert_eq!(report.refused.len(), 1);
@@ -315,8 +315,8 @@ mod folder {
         let snapshot = host.table();
         fs::remove_file(dir.path().join("hello.wasm")).unwrap();
         host.rescan().await.unwrap();
-        assert!(host.table().is_empty());
-        assert!(matches!(snapshot.lookup("/hello"), Lookup::Plugin(_)));
+        assert_eq!(host.table().routes().count(), 0);
+        assert!(matches!(snapshot.lookup("/hello"), Routing::Plugin(_)));
     }
 
     #[tokio::test]
@@ -324,12 +324,11 @@ mod folder {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("hello.wasm"), wasm("a")).unwrap();
         let host = load(dir.path());
-        let Lookup::Plugin(m) = host.table().lookup("/hello/x") else {
+        let Routing::Plugin(m) = host.table().lookup("/hello/x") else {
             panic!("no route");
         };
         let _permit = m.plugin.gate.acquire().await.unwrap();
-        let out = host
-            .runtime()
+        let out = runtime()
             .run(
                 &m.plugin.module,
                 crate::runtime::Invocation::default(),
@@ -354,8 +353,9 @@ mod examples {
     }
 
     async fn run(route: &str, env: &[(&str, &str)], body: &'static [u8]) -> String {
-        let host = PluginHost::load(&repo_plugins(), runtime(), PluginDefaults::default()).unwrap();
-        let Lookup::Plugin(m) = host.table().lookup(route) else {
+        let host =
+            PluginFolder::load(&repo_plugins(), runtime(), PluginDefaults::default()).unwrap();
+        let Routing::Plugin(m) = host.table().lookup(route) else {
             panic!("{route} is not mounted: did build.rs run?");
         };
         let inv = Invocation {
@@ -368,8 +368,7 @@ mod examples {
             log_tag: route.to_owned(),
             ..Invocation::default()
         };
-        let out: GuestOutput = host
-            .runtime()
+        let out: GuestOutput = runtime()
             .run(&m.plugin.module, inv, &m.plugin.config.limits)
             .await
             .unwrap();

@@ -109,7 +109,7 @@ impl DiskCache {
             );
             return None;
         }
-        if let Err(reason) = check_trusted(root) {
+        if let Err(reason) = check_trusted(root, effective_user()) {
             tracing::warn!(
                 "not using the module cache folder {}: {reason}; compiling without a cache",
                 root.display()
@@ -320,11 +320,17 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Refuses a folder that other users can write to: whoever writes an entry
 /// chooses the native code this server runs.
-fn check_trusted(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt as _;
+fn check_trusted(dir: &Path, user: u32) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let meta = fs::metadata(dir).map_err(|e| format!("cannot read it: {e}"))?;
     if !meta.is_dir() {
         return Err("not a folder".to_owned());
+    }
+    if meta.uid() != user {
+        return Err(format!(
+            "it belongs to user {}, not to this server's user {user}, and a cache entry is native code this server runs",
+            meta.uid()
+        ));
     }
     if meta.permissions().mode() & 0o022 != 0 {
         return Err(
@@ -333,6 +339,15 @@ fn check_trusted(dir: &Path) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The user this process acts as, the only one whose cache it trusts.
+fn effective_user() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail; std has no
+    // safe way to ask.
+    #[allow(unsafe_code)]
+    let user = unsafe { libc::geteuid() };
+    user
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -531,6 +546,15 @@ mod tests {
         assert!(DiskCache::open(dir.path(), &engine(true)).is_none());
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         assert!(DiskCache::open(dir.path(), &engine(true)).is_some());
+    }
+
+    #[test]
+    fn refuses_a_folder_of_another_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = effective_user();
+        assert!(check_trusted(dir.path(), me).is_ok());
+        let refused = check_trusted(dir.path(), me.wrapping_add(1)).unwrap_err();
+        assert!(refused.contains("belongs to user"), "{refused}");
     }
 
     #[test]

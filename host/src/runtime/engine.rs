@@ -19,7 +19,7 @@ use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
 
 /// How often the engine's epoch advances: the granularity of time limits and
 /// of a busy guest yielding to other requests.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Tables per module (wasm MVP modules, as Rust and C emit, have one).
 const MAX_TABLES: u32 = 1;
 /// Elements per table, the pool's slot size.

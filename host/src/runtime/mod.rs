@@ -17,10 +17,9 @@ mod module;
 mod stdio;
 mod store;
 
-pub use engine::{WasmEngine, EPOCH_TICK};
+pub use engine::WasmEngine;
 pub use invoke::RunError;
-pub use module::{CompiledModule, LoadError, WASI_P1};
-pub use stdio::{GUEST_LOG_TARGET, MAX_STDERR_LINE, MAX_STDERR_TOTAL};
+pub use module::{CompiledModule, LoadError};
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
 #[derive(Debug, Clone)]
@@ -33,8 +32,15 @@ pub struct EngineConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl EngineConfig {
+    /// The default ceiling of any instance's memory, MiB.
+    pub const MAX_MEMORY_MB: u64 = 1024;
+    /// The default number of instances alive at once (pool slots).
+    pub const MAX_INSTANCES: u32 = 256;
+}
+
 /// Per-run bounds; a plugin's sidecar may override the defaults.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestLimits {
     /// Wall-clock time before the guest is stopped (answer 504).
     pub timeout: Duration,

@@ -10,7 +10,7 @@ use super::cache::DiskCache;
 use super::store::StoreState;
 
 /// The only import namespace a plugin may use: WASI preview 1.
-pub const WASI_P1: &str = "wasi_snapshot_preview1";
+pub(crate) const WASI_P1: &str = "wasi_snapshot_preview1";
 
 /// The first four bytes of every WebAssembly binary.
 const WASM_MAGIC: [u8; 4] = *b"\0asm";

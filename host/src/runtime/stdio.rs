@@ -1,8 +1,8 @@
 //! The guest's stdout and stderr. We own both writers rather than use
 //! wasmtime-wasi's `MemoryOutputPipe`: stdout must tell an overflow apart from
-//! any other trap (502 "too large" vs a crash) and is the seam where streaming
-//! the body while the guest runs will plug in (swap the buffer for a bounded
-//! channel); stderr must become tagged, bounded log lines, not bytes.
+//! any other trap (502 "too large" vs a crash), and that pipe has a hard
+//! capacity of its own; stderr must become tagged, bounded log lines, not
+//! bytes.
 
 use std::io;
 use std::pin::Pin;
@@ -17,11 +17,11 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 /// How much a guest may write in one step; the real bound is checked on write.
 const WRITE_PERMIT: usize = 64 * 1024;
 /// Longest stderr line logged; the rest of the line is cut off.
-pub const MAX_STDERR_LINE: usize = 2048;
+pub(crate) const MAX_STDERR_LINE: usize = 2048;
 /// Most stderr bytes logged per request; the rest is dropped with one note.
-pub const MAX_STDERR_TOTAL: usize = 64 * 1024;
+pub(crate) const MAX_STDERR_TOTAL: usize = 64 * 1024;
 /// Log target of guest stderr lines, so they can be filtered apart.
-pub const GUEST_LOG_TARGET: &str = "wasibin::guest";
+pub(crate) const GUEST_LOG_TARGET: &str = "wasibin::guest";
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means another handle panicked mid-write; the

@@ -8,16 +8,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use super::snapshot::Entry;
+use super::snapshot::Snapshot;
 
 /// At most this many paths are remembered.
-pub const MAX_ENTRIES: usize = 4096;
+pub(crate) const MAX_ENTRIES: usize = 4096;
 /// At most this many bytes of file content (and bookkeeping) are held.
-pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// The snapshot cache, shared by all workers.
 #[derive(Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     inner: RwLock<Inner>,
     max_entries: usize,
     max_bytes: usize,
@@ -25,13 +25,13 @@ pub struct Cache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<Box<str>, (Arc<Entry>, usize)>,
+    map: HashMap<Box<str>, (Arc<Snapshot>, usize)>,
     bytes: usize,
 }
 
 impl Cache {
     /// An empty cache with the given bounds.
-    pub fn new(max_entries: usize, max_bytes: usize) -> Cache {
+    pub(crate) fn new(max_entries: usize, max_bytes: usize) -> Cache {
         Cache {
             inner: RwLock::new(Inner::default()),
             max_entries,
@@ -40,7 +40,7 @@ impl Cache {
     }
 
     /// The snapshot for `key`, if any (possibly stale: callers revalidate).
-    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Snapshot>> {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is always consistent, so keep using it.
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -50,7 +50,7 @@ impl Cache {
     /// Remember `entry` for `key`, evicting others to stay within bounds.
     /// Eviction is arbitrary (hash order, i.e. effectively random): cheap, no
     /// per-hit bookkeeping, and a scan of junk paths cannot pin good entries.
-    pub fn insert(&self, key: &str, entry: Arc<Entry>) {
+    pub(crate) fn insert(&self, key: &str, entry: Arc<Snapshot>) {
         let cost = entry.cost() + key.len();
         if cost > self.max_bytes {
             return;
@@ -89,12 +89,12 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::super::confine::Confinement;
-    use super::super::snapshot::{load, Lookup};
+    use super::super::snapshot::{load, Resolution};
     use super::*;
 
-    fn entry(c: &Confinement, raw: &str) -> Arc<Entry> {
+    fn entry(c: &Confinement, raw: &str) -> Arc<Snapshot> {
         match load(c, raw) {
-            Lookup::Found(e) => e,
+            Resolution::Found(e) => e,
             other => panic!("{other:?}"),
         }
     }

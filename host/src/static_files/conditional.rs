@@ -8,7 +8,7 @@ use crate::http::Headers;
 
 /// What the precondition headers decide before the body is considered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precondition {
+pub(crate) enum Precondition {
     /// Serve normally (possibly a range).
     Proceed,
     /// 304 Not Modified.
@@ -19,13 +19,13 @@ pub enum Precondition {
 
 /// The validators of one representation, as the headers we send them in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validators {
+pub(crate) struct Validators {
     /// The strong entity-tag with its quotes, e.g. `"1f-400-17a"`.
-    pub etag: String,
+    pub(crate) etag: String,
     /// The `Last-Modified` value (IMF-fixdate).
-    pub last_modified: String,
+    pub(crate) last_modified: String,
     /// The modification time truncated to whole seconds, as HTTP dates are.
-    pub modified: SystemTime,
+    pub(crate) modified: SystemTime,
 }
 
 impl Validators {
@@ -34,7 +34,7 @@ impl Validators {
     /// (save for an in-place rewrite of equal size within one timestamp tick,
     /// which no stat-based server can see), and a strong tag lets `If-Range`
     /// work.
-    pub fn new(ino: u64, len: u64, modified: SystemTime) -> Validators {
+    pub(crate) fn new(ino: u64, len: u64, modified: SystemTime) -> Validators {
         let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
         let seconds = UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
         Validators {
@@ -47,7 +47,7 @@ impl Validators {
     /// Evaluate the preconditions of a GET or HEAD in the RFC 9110 §13.2.2
     /// order: `If-Match`, else `If-Unmodified-Since`; then `If-None-Match`,
     /// else `If-Modified-Since` (so a present `If-None-Match` wins).
-    pub fn evaluate(&self, headers: &Headers) -> Precondition {
+    pub(crate) fn evaluate(&self, headers: &Headers) -> Precondition {
         if headers.contains("if-match") {
             if !self.any_tag_matches(headers.get_all("if-match"), Comparison::Strong) {
                 return Precondition::Failed;
@@ -71,7 +71,7 @@ impl Validators {
 
     /// Whether a `Range` may be honoured: true without `If-Range`; with it,
     /// the entity-tag must match strongly or the date exactly.
-    pub fn range_allowed(&self, headers: &Headers) -> bool {
+    pub(crate) fn range_allowed(&self, headers: &Headers) -> bool {
         let Some(value) = headers.get("if-range") else {
             return true;
         };

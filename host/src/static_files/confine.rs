@@ -16,7 +16,7 @@ use anyhow::Context;
 
 /// The canonical root and the canonical excluded folders.
 #[derive(Debug)]
-pub struct Confinement {
+pub(crate) struct Confinement {
     root: PathBuf,
     excluded: Vec<PathBuf>,
 }
@@ -25,7 +25,7 @@ impl Confinement {
     /// Canonicalise `root` (it must be an existing folder) and the excluded
     /// folders (those that do not exist yet are kept as absolute paths, so a
     /// plugins folder created later is still refused).
-    pub fn new(root: &Path, exclude: Vec<PathBuf>) -> anyhow::Result<Confinement> {
+    pub(crate) fn new(root: &Path, exclude: Vec<PathBuf>) -> anyhow::Result<Confinement> {
         let root = root
             .canonicalize()
             .with_context(|| format!("static folder {} cannot be opened", root.display()))?;
@@ -42,13 +42,13 @@ impl Confinement {
     }
 
     /// The canonical root.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// Whether the open `file` (opened through `opened_as`) lives under the
     /// root and under no excluded folder.
-    pub fn check(&self, file: &File, opened_as: &Path) -> Verdict {
+    pub(crate) fn check(&self, file: &File, opened_as: &Path) -> Verdict {
         match real_path(file, opened_as) {
             Some(real) if !real.starts_with(&self.root) => Verdict::OutsideRoot,
             Some(real) if self.excluded.iter().any(|ex| real.starts_with(ex)) => Verdict::Excluded,
@@ -60,7 +60,7 @@ impl Confinement {
 
 /// Where an opened file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Under the root and servable.
     Inside,
     /// Under an excluded folder (the plugins): never static content.

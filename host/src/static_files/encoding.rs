@@ -2,7 +2,7 @@
 
 /// A content coding we can serve from a precompressed sibling file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+pub(crate) enum Coding {
     /// `x.br`, `Content-Encoding: br`.
     Br,
     /// `x.gz`, `Content-Encoding: gzip`.
@@ -11,7 +11,7 @@ pub enum Coding {
 
 impl Coding {
     /// The `Content-Encoding` value.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
             Coding::Gzip => "gzip",
@@ -19,7 +19,7 @@ impl Coding {
     }
 
     /// The file name suffix of the sibling.
-    pub fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Coding::Br => ".br",
             Coding::Gzip => ".gz",
@@ -44,7 +44,7 @@ struct Weights {
 /// covers codings not named. The file itself is chosen only when the client
 /// names `identity` with a higher weight. No header at all means identity:
 /// that is what every server does, though the RFC would allow any coding.
-pub fn choose<'a>(
+pub(crate) fn choose<'a>(
     values: impl Iterator<Item = &'a [u8]>,
     has_br: bool,
     has_gzip: bool,

@@ -26,7 +26,7 @@ use conditional::{Precondition, Validators};
 use confine::Confinement;
 use encoding::Coding;
 use range::RangeOutcome;
-use snapshot::{Entry, Lookup, Representation, Source};
+use snapshot::{Representation, Resolution, Snapshot, Source};
 
 /// The methods a static resource supports, for `Allow`. OPTIONS is listed
 /// because we answer it.
@@ -44,7 +44,7 @@ const LOAD_ATTEMPTS: usize = 3;
 
 /// The static file service for one root folder.
 #[derive(Debug, Clone)]
-pub struct StaticFiles {
+pub(crate) struct StaticFiles {
     inner: Arc<Inner>,
 }
 
@@ -58,7 +58,7 @@ impl StaticFiles {
     /// Serve `root` (canonicalised; it must exist). `exclude` are folders
     /// never served even if under root: the plugins folder, so `.wasm` files
     /// and their sidecars are never static content.
-    pub fn new(root: &Path, exclude: Vec<PathBuf>) -> anyhow::Result<StaticFiles> {
+    pub(crate) fn new(root: &Path, exclude: Vec<PathBuf>) -> anyhow::Result<StaticFiles> {
         Ok(StaticFiles {
             inner: Arc::new(Inner {
                 confinement: Confinement::new(root, exclude)?,
@@ -67,15 +67,10 @@ impl StaticFiles {
         })
     }
 
-    /// The canonical root folder, for the start-up banner.
-    pub fn root(&self) -> &Path {
-        self.inner.confinement.root()
-    }
-
     /// Answer a request for a static path. GET and HEAD serve; OPTIONS
     /// answers 204 with `Allow`; other registered methods get 405 and unknown
     /// method tokens 501, both with `Allow`.
-    pub async fn serve(&self, req: &Request) -> Response {
+    pub(crate) async fn serve(&self, req: &Request) -> Response {
         match req.method.as_str() {
             "GET" | "HEAD" => {}
             "OPTIONS" => return with_allow(Response::new(204)),
@@ -97,13 +92,13 @@ impl StaticFiles {
             let lookup =
                 tokio::task::spawn_blocking(move || snapshot::load(&inner.confinement, &raw)).await;
             match lookup {
-                Ok(Lookup::Found(entry)) => {
+                Ok(Resolution::Found(entry)) => {
                     self.inner.cache.insert(&req.path, Arc::clone(&entry));
                     if let Some(response) = respond(&entry, req) {
                         return response;
                     }
                 }
-                Ok(Lookup::Folder(url)) => {
+                Ok(Resolution::Folder(url)) => {
                     let mut response = Response::error_page(301);
                     response.headers.push_slices(
                         "Location",
@@ -111,8 +106,8 @@ impl StaticFiles {
                     );
                     return response;
                 }
-                Ok(Lookup::NotFound) => return self.not_found(req),
-                Ok(Lookup::BadPath(e)) => {
+                Ok(Resolution::NotFound) => return self.not_found(req),
+                Ok(Resolution::BadPath(e)) => {
                     tracing::debug!(id = req.id, path = %req.path, "refused path: {e}");
                     return Response::error_page(400);
                 }
@@ -129,7 +124,7 @@ impl StaticFiles {
     /// The 404 page (the root's `404.html`, else a built-in one) with status
     /// 404. Usually a cache hit; the first call reads the page on the calling
     /// thread, which is acceptable for one small file.
-    pub fn not_found(&self, _req: &Request) -> Response {
+    pub(crate) fn not_found(&self, _req: &Request) -> Response {
         let mut response = Response::new(404);
         match self.not_found_page() {
             Some((source, entry)) => {
@@ -150,14 +145,14 @@ impl StaticFiles {
     }
 
     /// The site's `404.html`, revalidated like any cached file.
-    fn not_found_page(&self) -> Option<(Source, Arc<Entry>)> {
+    fn not_found_page(&self) -> Option<(Source, Arc<Snapshot>)> {
         if let Some(entry) = self.inner.cache.get(NOT_FOUND_PAGE) {
             if let Some(source) = entry.original.current() {
                 return Some((source, entry));
             }
         }
         match snapshot::load(&self.inner.confinement, NOT_FOUND_PAGE) {
-            Lookup::Found(entry) => {
+            Resolution::Found(entry) => {
                 self.inner.cache.insert(NOT_FOUND_PAGE, Arc::clone(&entry));
                 Some((entry.original.current()?, entry))
             }
@@ -167,7 +162,7 @@ impl StaticFiles {
 
     /// Whether a URL path names an existing file or folder that would be
     /// served (for the start-up report of plugins shadowing static files).
-    pub fn contains(&self, url_path: &str) -> bool {
+    pub(crate) fn contains(&self, url_path: &str) -> bool {
         snapshot::exists(&self.inner.confinement, url_path)
     }
 }
@@ -178,7 +173,7 @@ fn with_allow(mut response: Response) -> Response {
 }
 
 /// Answer GET/HEAD from a snapshot; `None` when the snapshot is stale.
-fn respond(entry: &Entry, req: &Request) -> Option<Response> {
+fn respond(entry: &Snapshot, req: &Request) -> Option<Response> {
     // Only a client that sends Accept-Encoding can be given a sibling, so only
     // then is the folder looked at to learn whether siblings came or went. A
     // client without it always gets the file itself, exactly as on disk; at
@@ -207,7 +202,7 @@ fn respond(entry: &Entry, req: &Request) -> Option<Response> {
 /// The response for a revalidated representation: preconditions first
 /// (412, 304), then `Range` (206, 416), else the whole file.
 fn answer(
-    entry: &Entry,
+    entry: &Snapshot,
     rep: &Representation,
     coding: Option<Coding>,
     source: Source,

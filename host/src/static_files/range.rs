@@ -2,7 +2,7 @@
 
 /// What a `Range` header asks of a representation of a given length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeOutcome {
+pub(crate) enum RangeOutcome {
     /// Serve the whole representation with 200: no header, a header we do
     /// not understand, or several ranges. RFC 9110 §14.2 lets a server ignore
     /// `Range`; answering a multi-range request in full saves us a
@@ -20,7 +20,7 @@ pub enum RangeOutcome {
 }
 
 /// Evaluate a `Range` header value against a representation of `len` bytes.
-pub fn evaluate(value: &[u8], len: u64) -> RangeOutcome {
+pub(crate) fn evaluate(value: &[u8], len: u64) -> RangeOutcome {
     let Some(spec) = single_spec(value) else {
         return RangeOutcome::Full;
     };

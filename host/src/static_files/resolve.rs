@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Why a request path cannot name a file; both answer 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PathError {
+pub(crate) enum PathError {
     /// A `%` not followed by two hex digits, or decoded bytes that are not UTF-8.
     #[error("invalid percent-encoding or UTF-8 in the path")]
     BadEncoding,
@@ -24,7 +24,7 @@ pub enum PathError {
 /// A validated request path: decoded segments, none of them empty, `.`, `..`,
 /// or containing `/`, `\` or NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlPath {
+pub(crate) struct UrlPath {
     segments: Vec<String>,
     trailing_slash: bool,
 }
@@ -41,7 +41,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 impl UrlPath {
     /// Validate and decode a raw (still percent-encoded) request path.
     /// Empty segments (`//`) are merged away, as nginx does by default.
-    pub fn parse(raw: &str) -> Result<UrlPath, PathError> {
+    pub(crate) fn parse(raw: &str) -> Result<UrlPath, PathError> {
         let rest = raw.strip_prefix('/').ok_or(PathError::Forbidden)?;
         let mut segments = Vec::new();
         for raw_segment in rest.split('/').filter(|s| !s.is_empty()) {
@@ -54,14 +54,14 @@ impl UrlPath {
     }
 
     /// Whether the request path ended in `/` (only a folder may be asked so).
-    pub fn trailing_slash(&self) -> bool {
+    pub(crate) fn trailing_slash(&self) -> bool {
         self.trailing_slash
     }
 
     /// The file-system path this names under `root`. Every pushed component is
     /// a plain name, so the result is lexically inside `root`; symlinks are
     /// checked separately on the opened file.
-    pub fn under(&self, root: &Path) -> PathBuf {
+    pub(crate) fn under(&self, root: &Path) -> PathBuf {
         let mut path = root.to_path_buf();
         for segment in &self.segments {
             path.push(segment);
@@ -73,7 +73,7 @@ impl UrlPath {
     /// decoded segments re-encoded, with exactly one leading `/`, so
     /// `//evil.com` style requests can never become a protocol-relative
     /// (open) redirect. The raw query is kept when it is plain visible ASCII.
-    pub fn folder_location(&self, query: Option<&str>) -> String {
+    pub(crate) fn folder_location(&self, query: Option<&str>) -> String {
         let mut location = String::with_capacity(64);
         location.push('/');
         for segment in &self.segments {

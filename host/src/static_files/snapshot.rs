@@ -8,7 +8,7 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -19,43 +19,15 @@ use super::conditional::Validators;
 use super::confine::{Confinement, Verdict};
 use super::encoding::Coding;
 use super::resolve::{PathError, UrlPath};
+use crate::file_stamp::FileStamp;
 
 /// Files up to this size are kept in memory; larger ones are sent from disk
 /// (sendfile) on every request and never read whole.
-pub const SMALL_FILE: u64 = 64 * 1024;
-
-/// What identifies one version of a file: if any of these differ, the file
-/// was replaced or rewritten. `ctime` catches rewrites that restore `mtime`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Identity {
-    /// The identity recorded in `meta`.
-    pub fn of(meta: &Metadata) -> Identity {
-        Identity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    /// The identity of whatever `path` names now (following symlinks).
-    fn at(path: &Path) -> Option<Identity> {
-        std::fs::metadata(path).ok().map(|m| Identity::of(&m))
-    }
-}
+pub(crate) const SMALL_FILE: u64 = 64 * 1024;
 
 /// The bytes of a representation, ready to become a response body.
 #[derive(Debug)]
-pub enum Source {
+pub(crate) enum Source {
     /// A small file held in memory (cloning is a reference count).
     Memory(Bytes),
     /// A large file, freshly opened and checked.
@@ -64,13 +36,13 @@ pub enum Source {
 
 /// One file that may be sent: the original or a precompressed sibling.
 #[derive(Debug)]
-pub struct Representation {
+pub(crate) struct Representation {
     /// The path the request names (not the canonical one): revalidating it
     /// also notices a symlink inside the root that was pointed elsewhere.
     fs_path: PathBuf,
-    identity: Identity,
+    identity: FileStamp,
     /// ETag and Last-Modified of this file.
-    pub validators: Validators,
+    pub(crate) validators: Validators,
     memory: Option<Bytes>,
 }
 
@@ -78,15 +50,15 @@ impl Representation {
     /// Record an opened, confinement-checked regular file, reading it into
     /// memory when it is small and did not change while being read.
     fn new(fs_path: PathBuf, file: &File, meta: &Metadata) -> Representation {
-        let identity = Identity::of(meta);
+        let identity = FileStamp::of(meta);
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let memory = if identity.len <= SMALL_FILE {
+        let memory = if identity.len() <= SMALL_FILE {
             read_small(file, identity)
         } else {
             None
         };
         Representation {
-            validators: Validators::new(identity.ino, identity.len, modified),
+            validators: Validators::new(identity.ino(), identity.len(), modified),
             fs_path,
             identity,
             memory,
@@ -94,8 +66,8 @@ impl Representation {
     }
 
     /// The payload length.
-    pub fn len(&self) -> u64 {
-        self.identity.len
+    pub(crate) fn len(&self) -> u64 {
+        self.identity.len()
     }
 
     /// The bytes to send, if the file is still the recorded version; `None`
@@ -104,14 +76,14 @@ impl Representation {
     /// The `stat` (or `open` + `fstat`) runs directly on the tokio worker: it
     /// hits the kernel's dentry and inode caches and costs well under a
     /// microsecond, far less than a `spawn_blocking` hop to a pool thread.
-    pub fn current(&self) -> Option<Source> {
+    pub(crate) fn current(&self) -> Option<Source> {
         match &self.memory {
-            Some(bytes) => (Identity::at(&self.fs_path)? == self.identity)
+            Some(bytes) => (FileStamp::at(&self.fs_path)? == self.identity)
                 .then(|| Source::Memory(bytes.clone())),
             None => {
                 let file = open(&self.fs_path).ok()?;
                 let meta = file.metadata().ok()?;
-                (Identity::of(&meta) == self.identity).then_some(Source::File(file))
+                (FileStamp::of(&meta) == self.identity).then_some(Source::File(file))
             }
         }
     }
@@ -123,42 +95,42 @@ impl Representation {
 
 /// Read a small file whole; `None` when it changed while being read (it is
 /// then sent from disk, and the next revalidation rebuilds the snapshot).
-fn read_small(file: &File, identity: Identity) -> Option<Bytes> {
-    let len = usize::try_from(identity.len).ok()?;
+fn read_small(file: &File, identity: FileStamp) -> Option<Bytes> {
+    let len = usize::try_from(identity.len()).ok()?;
     let mut buf = Vec::with_capacity(len);
-    file.take(identity.len + 1).read_to_end(&mut buf).ok()?;
+    file.take(identity.len() + 1).read_to_end(&mut buf).ok()?;
     let unchanged =
-        buf.len() == len && file.metadata().ok().map(|m| Identity::of(&m)) == Some(identity);
+        buf.len() == len && file.metadata().ok().map(|m| FileStamp::of(&m)) == Some(identity);
     unchanged.then(|| Bytes::from(buf))
 }
 
 /// Everything needed to answer GET/HEAD for one request path.
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Snapshot {
     /// The file itself.
-    pub original: Representation,
+    pub(crate) original: Representation,
     /// `Content-Type` from the original's extension (`text/*` with charset).
-    pub content_type: String,
+    pub(crate) content_type: String,
     br: Option<Representation>,
     gzip: Option<Representation>,
     /// The containing folder's identity when the siblings were looked for:
     /// a sibling created, deleted or renamed changes the folder's times.
-    folder: Option<(PathBuf, Identity)>,
+    folder: Option<(PathBuf, FileStamp)>,
 }
 
-impl Entry {
+impl Snapshot {
     /// Whether precompressed siblings exist (responses then carry `Vary`).
-    pub fn has_siblings(&self) -> bool {
+    pub(crate) fn has_siblings(&self) -> bool {
         self.br.is_some() || self.gzip.is_some()
     }
 
     /// Whether a sibling with this coding exists.
-    pub fn has(&self, coding: Coding) -> bool {
+    pub(crate) fn has(&self, coding: Coding) -> bool {
         self.sibling(coding).is_some()
     }
 
     /// The sibling for `coding`, if it existed when the snapshot was taken.
-    pub fn sibling(&self, coding: Coding) -> Option<&Representation> {
+    pub(crate) fn sibling(&self, coding: Coding) -> Option<&Representation> {
         match coding {
             Coding::Br => self.br.as_ref(),
             Coding::Gzip => self.gzip.as_ref(),
@@ -167,15 +139,15 @@ impl Entry {
 
     /// Whether the set of siblings can still be trusted: one `stat` of the
     /// folder (on the worker, like [`Representation::current`]).
-    pub fn folder_unchanged(&self) -> bool {
+    pub(crate) fn folder_unchanged(&self) -> bool {
         match &self.folder {
-            Some((path, identity)) => Identity::at(path) == Some(*identity),
+            Some((path, identity)) => FileStamp::at(path) == Some(*identity),
             None => true,
         }
     }
 
     /// Approximate memory held, for the cache's byte bound.
-    pub fn cost(&self) -> usize {
+    pub(crate) fn cost(&self) -> usize {
         let reps = [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()];
         reps.into_iter()
             .flatten()
@@ -186,9 +158,9 @@ impl Entry {
 
 /// The outcome of resolving a request path from scratch.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Resolution {
     /// A servable file, shared with the cache.
-    Found(Arc<Entry>),
+    Found(Arc<Snapshot>),
     /// A folder named without its trailing slash: redirect there.
     Folder(UrlPath),
     /// Nothing servable (missing, not a regular file, outside the root,
@@ -202,40 +174,40 @@ pub enum Lookup {
 /// open, check confinement on the open descriptor, descend into `index.html`
 /// for folders, read small files and look for `.br`/`.gz` siblings.
 /// Blocking file-system work: callers run it off the async workers.
-pub fn load(confinement: &Confinement, raw: &str) -> Lookup {
+pub(crate) fn load(confinement: &Confinement, raw: &str) -> Resolution {
     let url = match UrlPath::parse(raw) {
         Ok(url) => url,
-        Err(e) => return Lookup::BadPath(e),
+        Err(e) => return Resolution::BadPath(e),
     };
     let mut path = url.under(confinement.root());
     let Some((mut file, mut meta)) = open_confined(confinement, &path) else {
-        return Lookup::NotFound;
+        return Resolution::NotFound;
     };
     if meta.is_dir() {
         if !url.trailing_slash() {
-            return Lookup::Folder(url);
+            return Resolution::Folder(url);
         }
         path.push("index.html");
         let Some(index) = open_confined(confinement, &path) else {
-            return Lookup::NotFound;
+            return Resolution::NotFound;
         };
         (file, meta) = index;
     } else if url.trailing_slash() {
-        return Lookup::NotFound;
+        return Resolution::NotFound;
     }
     if !meta.is_file() {
-        return Lookup::NotFound;
+        return Resolution::NotFound;
     }
     // The folder is looked at before the siblings, so a sibling that appears
     // after this point changes the recorded folder identity.
     let folder = path
         .parent()
-        .and_then(|dir| Some((dir.to_path_buf(), Identity::at(dir)?)));
+        .and_then(|dir| Some((dir.to_path_buf(), FileStamp::at(dir)?)));
     let content_type = content_type(&path);
     let br = sibling(confinement, &path, Coding::Br);
     let gzip = sibling(confinement, &path, Coding::Gzip);
     let original = Representation::new(path, &file, &meta);
-    Lookup::Found(Arc::new(Entry {
+    Resolution::Found(Arc::new(Snapshot {
         original,
         content_type,
         br,
@@ -246,7 +218,7 @@ pub fn load(confinement: &Confinement, raw: &str) -> Lookup {
 
 /// Whether `raw` names an existing file or folder under the root that may
 /// be served (for the start-up report of plugins shadowing static files).
-pub fn exists(confinement: &Confinement, raw: &str) -> bool {
+pub(crate) fn exists(confinement: &Confinement, raw: &str) -> bool {
     UrlPath::parse(raw)
         .ok()
         .and_then(|url| open_confined(confinement, &url.under(confinement.root())))
@@ -316,9 +288,9 @@ mod tests {
         (dir, confinement)
     }
 
-    fn found(c: &Confinement, raw: &str) -> Arc<Entry> {
+    fn found(c: &Confinement, raw: &str) -> Arc<Snapshot> {
         match load(c, raw) {
-            Lookup::Found(e) => e,
+            Resolution::Found(e) => e,
             other => panic!("{raw}: {other:?}"),
         }
     }
@@ -333,11 +305,11 @@ mod tests {
         assert!(e.folder_unchanged());
         let e = found(&c, "/docs/");
         assert!(matches!(e.original.current(), Some(Source::Memory(b)) if b == "docs"));
-        assert!(matches!(load(&c, "/docs"), Lookup::Folder(_)));
-        assert!(matches!(load(&c, "/empty/"), Lookup::NotFound));
-        assert!(matches!(load(&c, "/index.html/"), Lookup::NotFound));
-        assert!(matches!(load(&c, "/nope"), Lookup::NotFound));
-        assert!(matches!(load(&c, "/%2e%2e/x"), Lookup::BadPath(_)));
+        assert!(matches!(load(&c, "/docs"), Resolution::Folder(_)));
+        assert!(matches!(load(&c, "/empty/"), Resolution::NotFound));
+        assert!(matches!(load(&c, "/index.html/"), Resolution::NotFound));
+        assert!(matches!(load(&c, "/nope"), Resolution::NotFound));
+        assert!(matches!(load(&c, "/%2e%2e/x"), Resolution::BadPath(_)));
     }
 
     #[test]
@@ -372,9 +344,12 @@ mod tests {
         let (dir, c) = site();
         let fifo = dir.path().join("pipe");
         let cpath = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
-        assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o644) }, 0);
-        assert!(matches!(load(&c, "/pipe"), Lookup::NotFound));
+        // SAFETY: a valid NUL-terminated path; mkfifo has no other
+        // preconditions, and std has no way to make a FIFO.
+        #[allow(unsafe_code)]
+        let made = unsafe { libc::mkfifo(cpath.as_ptr(), 0o644) };
+        assert_eq!(made, 0);
+        assert!(matches!(load(&c, "/pipe"), Resolution::NotFound));
     }
 
     #[test]

@@ -1,32 +1,45 @@
-//! The dispatcher: plugin routes first, then the static site; local CGI
+//! The dispatcher: one request's way through the server, for the socket
+//! server and `wasibin run` alike. Plugin routes come first, then the static
+//! site; a plugin's body is read here, bounded by its `max_body`; local CGI
 //! redirects are followed here, inside the server, as GET requests.
-
-use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::gateway::{self, Gateway, Outcome};
+use crate::gateway::{Gateway, Outcome};
 use crate::http::{Request, RequestBody, Response, Service};
-use crate::plugins::{Lookup, PluginHost, RouteTable};
+use crate::plugins::{LiveRoutes, RouteTable, Routing};
 use crate::static_files::StaticFiles;
 
 /// How many local redirects one request may follow before it is a loop (502).
-pub const MAX_LOCAL_REDIRECTS: usize = 10;
+const MAX_LOCAL_REDIRECTS: usize = 10;
 
 /// The server's [`Service`]: routes each request to a plugin or a file.
-pub struct App {
-    plugins: Arc<PluginHost>,
+pub(crate) struct Dispatcher {
+    routes: LiveRoutes,
     gateway: Gateway,
-    statics: StaticFiles,
+    /// `None` where there is no site (`wasibin run`): paths no plugin serves
+    /// answer 404.
+    statics: Option<StaticFiles>,
 }
 
-impl App {
+impl Dispatcher {
     /// Tie the route table, the gateway and the static site together.
-    pub fn new(plugins: Arc<PluginHost>, gateway: Gateway, statics: StaticFiles) -> App {
-        App {
-            plugins,
+    pub(crate) fn new(
+        routes: LiveRoutes,
+        gateway: Gateway,
+        statics: Option<StaticFiles>,
+    ) -> Dispatcher {
+        Dispatcher {
+            routes,
             gateway,
             statics,
+        }
+    }
+
+    async fn serve_static(&self, req: &Request) -> Response {
+        match &self.statics {
+            Some(statics) => statics.serve(req).await,
+            None => Response::error_page(404),
         }
     }
 
@@ -38,11 +51,11 @@ impl App {
                 Outcome::Respond(response) => return response,
                 Outcome::LocalRedirect { path, query } => (path, query),
             };
-            let next = gateway::redirected_request(req, path, query);
+            let next = redirected_request(req, path, query);
             outcome = match table.lookup(&next.path) {
-                Lookup::Plugin(m) => self.gateway.handle(&next, &m, Bytes::new()).await,
-                Lookup::NotPlugin => return self.statics.serve(&next).await,
-                Lookup::BadPath => return Response::error_page(400),
+                Routing::Plugin(m) => self.gateway.handle(&next, &m, Bytes::new()).await,
+                Routing::NotPlugin => return self.serve_static(&next).await,
+                Routing::BadPath => return Response::error_page(400),
             };
         }
         match outcome {
@@ -59,13 +72,13 @@ impl App {
     }
 }
 
-impl Service for App {
+impl Service for Dispatcher {
     async fn call<'a>(&'a self, req: &'a Request, body: &'a mut RequestBody<'_>) -> Response {
-        let table = self.plugins.table();
+        let table = self.routes.load_full();
         match table.lookup(&req.path) {
-            Lookup::NotPlugin => self.statics.serve(req).await,
-            Lookup::BadPath => Response::error_page(400),
-            Lookup::Plugin(m) => {
+            Routing::NotPlugin => self.serve_static(req).await,
+            Routing::BadPath => Response::error_page(400),
+            Routing::Plugin(m) => {
                 let body = match body.read_to_end(m.plugin.config.max_body).await {
                     Ok(bytes) => bytes,
                     Err(err) => {
@@ -84,5 +97,32 @@ impl Service for App {
                 self.follow(&table, req, outcome).await
             }
         }
+    }
+}
+
+/// The request a CGI local redirect (RFC 3875 §6.2.2) becomes inside the
+/// server: a GET (HEAD stays HEAD) for the new path, with the original
+/// headers minus those describing the old body.
+pub(crate) fn redirected_request(
+    original: &Request,
+    path: String,
+    query: Option<String>,
+) -> Request {
+    let mut headers = original.headers.clone();
+    headers.remove("content-length");
+    headers.remove("content-type");
+    headers.remove("transfer-encoding");
+    headers.remove("expect");
+    let target = match &query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
+    Request {
+        method: if original.is_head() { "HEAD" } else { "GET" }.to_string(),
+        target,
+        path,
+        query,
+        headers,
+        ..original.clone()
     }
 }

@@ -1,0 +1,281 @@
+//! The live plugin folder: loads `plugins/`, keeps the route table as an
+//! atomically swapped snapshot, and rescans on demand.
+//!
+//! Start-up is simply the first rescan. The watcher and the SIGHUP handler
+//! (`reload.rs`) only call [`PluginFolder::rescan`], debounced; rescans are
+//! serialised, and an unchanged file costs one `stat`. The disk cache of
+//! compiled modules sits behind `WasmEngine::compile`, the one place bytes
+//! become a module.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+
+use super::scan::{self, Fingerprint};
+use super::sidecar::PluginDefaults;
+use super::{Plugin, RouteTable};
+use crate::runtime::WasmEngine;
+
+/// The route table requests read: swapped whole by a rescan, so a request
+/// that loaded it keeps one consistent snapshot.
+pub(crate) type LiveRoutes = Arc<ArcSwap<RouteTable>>;
+
+/// Owns the plugin folder, the engine handle and the current route table.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginFolder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    engine: Arc<WasmEngine>,
+    defaults: PluginDefaults,
+    table: LiveRoutes,
+    /// Serialises rescans and remembers what each route was loaded from.
+    state: Mutex<ScanState>,
+}
+
+#[derive(Debug, Default)]
+struct ScanState {
+    /// Route → the fingerprint its serving version was loaded from.
+    loaded: HashMap<String, Fingerprint>,
+    /// File → the fingerprint of its last refusal, so a failure is logged once
+    /// and retried only when the file changes.
+    refused: HashMap<PathBuf, Fingerprint>,
+    /// Files already reported as unable to make a route.
+    skipped: HashSet<PathBuf>,
+}
+
+/// What one rescan changed.
+#[derive(Debug, Default)]
+pub(crate) struct RescanReport {
+    /// Routes added or replaced by a new version.
+    pub(crate) loaded: Vec<LoadedPlugin>,
+    /// Routes whose file is gone.
+    pub(crate) removed: Vec<String>,
+    /// Files refused by this rescan (each logged once).
+    pub(crate) refused: Vec<RefusedFile>,
+    /// Routes left exactly as they were.
+    pub(crate) unchanged: usize,
+}
+
+impl RescanReport {
+    /// Whether the route table changed.
+    pub(crate) fn changed(&self) -> bool {
+        !self.loaded.is_empty() || !self.removed.is_empty()
+    }
+}
+
+/// A route that now serves a new version; its log line is written from it.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedPlugin {
+    /// The mount.
+    route: String,
+    /// The `.wasm` file it was loaded from.
+    file: PathBuf,
+    /// Short content hash of the new version.
+    hash: String,
+    /// Compile time; `None` when the module was unchanged (only the file's
+    /// timestamp or its sidecar changed).
+    pub(crate) compile_time: Option<Duration>,
+    /// Whether an older version was serving the route.
+    pub(crate) replaced: bool,
+}
+
+impl LoadedPlugin {
+    fn log(&self) {
+        let what = if self.replaced { "reloaded" } else { "loaded" };
+        let (route, file, hash) = (&self.route, self.file.display(), &self.hash);
+        match self.compile_time {
+            Some(t) => tracing::info!(
+                "plugin {route} {what} from {file} (hash {hash}, compiled in {:.1} ms)",
+                t.as_secs_f64() * 1000.0
+            ),
+            None => {
+                tracing::info!("plugin {route} {what} from {file} (hash {hash}, module unchanged)")
+            }
+        }
+    }
+}
+
+/// A file that cannot serve (yet); any old version keeps serving. Its log
+/// line is written from it.
+#[derive(Debug, Clone)]
+pub(crate) struct RefusedFile {
+    /// The `.wasm` file.
+    file: PathBuf,
+    /// The route it would serve.
+    route: String,
+    /// The hash of the version that keeps serving the route, if any.
+    serving: Option<String>,
+    /// Why, in words.
+    pub(crate) reason: String,
+}
+
+impl RefusedFile {
+    fn log(&self) {
+        let (file, route, reason) = (self.file.display(), &self.route, &self.reason);
+        match &self.serving {
+            Some(hash) => {
+                tracing::warn!("refused {file}: {reason}; {route} keeps serving version {hash}")
+            }
+            None => tracing::warn!("refused {file}: {reason}; {route} is not mounted"),
+        }
+    }
+}
+
+impl PluginFolder {
+    /// Loads every plugin in `dir` (the first rescan). Files that fail to
+    /// load are logged and skipped; only an unreadable folder is an error. A
+    /// missing folder means no plugins yet.
+    pub(crate) fn load(
+        dir: &Path,
+        engine: Arc<WasmEngine>,
+        defaults: PluginDefaults,
+    ) -> anyhow::Result<PluginFolder> {
+        if dir.exists() && !dir.is_dir() {
+            anyhow::bail!("{} is not a folder", dir.display());
+        }
+        if !dir.exists() {
+            tracing::warn!(
+                "plugin folder {} does not exist: no plugin routes",
+                dir.display()
+            );
+        }
+        let host = PluginFolder {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                engine,
+                defaults,
+                table: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
+                state: Mutex::new(ScanState::default()),
+            }),
+        };
+        host.inner.rescan()?;
+        Ok(host)
+    }
+
+    /// The current route table. A request keeps this snapshot for its whole
+    /// life, so a reload never changes the plugin under it.
+    pub(crate) fn table(&self) -> Arc<RouteTable> {
+        self.inner.table.load_full()
+    }
+
+    /// Rescans the folder off the request path (on a blocking thread):
+    /// unchanged files (same size, times and inode; then same hash) keep
+    /// their compiled module; new or changed ones are compiled; a file that
+    /// fails to load keeps the old version serving and is logged once. The
+    /// table is swapped atomically if anything changed.
+    pub(crate) async fn rescan(&self) -> anyhow::Result<RescanReport> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.rescan())
+            .await
+            .context("the rescan task failed")?
+    }
+
+    /// The live route table itself, for the dispatcher: it loads the
+    /// current snapshot per request.
+    pub(crate) fn live_routes(&self) -> LiveRoutes {
+        Arc::clone(&self.inner.table)
+    }
+
+    /// The folder being served.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}
+
+impl Inner {
+    fn rescan(&self) -> anyhow::Result<RescanReport> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = scan::walk(&self.dir)
+            .with_context(|| format!("cannot read the plugin folder {}", self.dir.display()))?;
+
+        let skipped_now: HashSet<PathBuf> = found.skipped.iter().map(|s| s.path.clone()).collect();
+        for s in &found.skipped {
+            if !state.skipped.contains(&s.path) {
+                tracing::warn!("ignoring {}: {}", s.path.display(), s.reason);
+            }
+        }
+        state.skipped = skipped_now;
+
+        let current = self.table.load_full();
+        let mut report = RescanReport::default();
+        let mut next = Vec::with_capacity(found.candidates.len());
+        for c in &found.candidates {
+            let route = &c.file.route;
+            let wasm = &c.file.wasm;
+            let old = current.get(route);
+            if old.is_some() && state.loaded.get(route) == Some(&c.fingerprint) {
+                next.extend(old.cloned());
+                report.unchanged += 1;
+                continue;
+            }
+            if state.refused.get(wasm) == Some(&c.fingerprint) {
+                next.extend(old.cloned());
+                continue;
+            }
+            match Plugin::load(&c.file, &self.engine, &self.defaults, old.map(|p| &**p)) {
+                Ok((plugin, compile_time)) => {
+                    let loaded = LoadedPlugin {
+                        route: plugin.route.clone(),
+                        file: plugin.file.clone(),
+                        hash: plugin.hash.clone(),
+                        compile_time,
+                        replaced: old.is_some(),
+                    };
+                    loaded.log();
+                    report.loaded.push(loaded);
+                    state.loaded.insert(route.clone(), c.fingerprint);
+                    state.refused.remove(wasm);
+                    next.push(Arc::new(plugin));
+                }
+                Err(reason) => {
+                    let refused = RefusedFile {
+                        file: wasm.clone(),
+                        route: route.clone(),
+                        serving: old.map(|p| p.hash.clone()),
+                        reason,
+                    };
+                    refused.log();
+                    report.refused.push(refused);
+                    state.refused.insert(wasm.clone(), c.fingerprint);
+                    next.extend(old.cloned());
+                }
+            }
+        }
+
+        let present: HashSet<&str> = found
+            .candidates
+            .iter()
+            .map(|c| c.file.route.as_str())
+            .collect();
+        for p in current.routes() {
+            if !present.contains(p.route.as_str()) {
+                tracing::info!("plugin {} removed ({} is gone)", p.route, p.file.display());
+                report.removed.push(p.route.clone());
+            }
+        }
+        state
+            .loaded
+            .retain(|route, _| present.contains(route.as_str()));
+        let files: HashSet<&Path> = found
+            .candidates
+            .iter()
+            .map(|c| c.file.wasm.as_path())
+            .collect();
+        state
+            .refused
+            .retain(|file, _| files.contains(file.as_path()));
+
+        if report.changed() {
+            self.table.store(Arc::new(RouteTable::new(next)));
+        }
+        Ok(report)
+    }
+}
