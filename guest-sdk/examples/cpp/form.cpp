@@ -63,6 +63,7 @@ int main() {
         greet();
     } else {
         wasibin::status(405);
+        wasibin::header("Content-Type", "text/plain; charset=utf-8");
         wasibin::header("Allow", "GET, POST");
         wasibin::write("Method Not Allowed\n");
     }
