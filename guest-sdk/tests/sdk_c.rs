@@ -1,7 +1,9 @@
 //! `c/wasibin.h` compiled natively (with AddressSanitizer and UBSan where the
 //! compiler has them) and run as the CGI program it is: the header refuses
 //! every header that would break the block, and the `form` example survives
-//! hostile bodies, cookies and content types without a memory error.
+//! hostile bodies, cookies and content types without a memory error. The same
+//! for C++: the header compiled as C++ under `c/wasibin.hpp`, its refusals
+//! (a NUL inside a `std::string` included), and `examples/cpp/form.cpp`.
 //!
 //! Native because the parsing code is the same C on every target, and a
 //! sanitizer catches what a wasm trap would only hint at. Skipped with a note
@@ -24,12 +26,18 @@ fn sdk() -> &'static Path {
 }
 
 /// Compiles `source` with the header, once per test binary; `None` without
-/// a C compiler.
+/// a C compiler. A `.cpp` source is compiled as C++17 with `$CXX` (`c++`).
 fn compile(source: &str, name: &str) -> Option<PathBuf> {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let cpp = source.ends_with(".cpp");
+    let (var, default, std) = if cpp {
+        ("CXX", "c++", "-std=c++17")
+    } else {
+        ("CC", "cc", "-std=c99")
+    };
+    let cc = std::env::var(var).unwrap_or_else(|_| default.to_owned());
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wasibin-c-{name}"));
     let base = |cmd: &mut Command| {
-        cmd.args(["-std=c99", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+        cmd.args([std, "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
             .arg(sdk().join("c"))
             .arg("-o")
             .arg(&out)
@@ -42,7 +50,7 @@ fn compile(source: &str, name: &str) -> Option<PathBuf> {
         Ok(o) if o.status.success() => return Some(out),
         Ok(_) => {}
         Err(_) => {
-            skip(&format!("sdk_c: skipped, no C compiler ({cc})"));
+            skip(&format!("sdk_c: skipped, no compiler ({cc})"));
             return None;
         }
     }
@@ -57,6 +65,17 @@ fn form_binary() -> Option<&'static PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| compile("examples/c/form.c", "form"))
         .as_ref()
+}
+
+fn cpp_form_binary() -> Option<&'static PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| compile("examples/cpp/form.cpp", "form-cpp"))
+        .as_ref()
+}
+
+/// Both languages' `form`: the same header, the same answers.
+fn form_binaries() -> Vec<&'static PathBuf> {
+    form_binary().into_iter().chain(cpp_form_binary()).collect()
 }
 
 /// Runs `bin` as a CGI program: `vars` as its whole environment, `body` on stdin.
@@ -113,40 +132,55 @@ fn refuses_headers_that_would_break_the_block() {
 }
 
 #[test]
-fn form_answers_a_multipart_upload() {
-    let Some(bin) = form_binary() else { return };
-    let body = b"--b\r\nContent-Disposition: form-data; name=\"firstname\"\r\n\r\nAda\r\n--b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.bin\"\r\n\r\n\x00\x01\r\n--b--\r\n";
-    let len = body.len().to_string();
-    let out = run_cgi(
-        bin,
-        &[
-            ("REQUEST_METHOD", "POST"),
-            ("SCRIPT_NAME", "/form"),
-            ("CONTENT_TYPE", "multipart/form-data; boundary=b"),
-            ("CONTENT_LENGTH", &len),
-        ],
-        body,
-    );
+fn cpp_layer_refuses_headers_that_would_break_the_block() {
+    let Some(bin) = compile("c/tests/refuse.cpp", "refuse-cpp") else {
+        return;
+    };
+    let out = run_cgi(&bin, &[("EVIL", "x\r\nSet-Cookie: stolen=1")], b"");
     assert_clean_head(&out);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("<h1>Hello, Ada!</h1>"), "{text}");
-    assert!(text.contains("<p>Received a.bin: 2 bytes</p>"), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Status: 201 Created\nContent-Type: text/plain\nSet-Cookie: ok=1; Path=/\n\nbody\n"
+    );
+}
+
+#[test]
+fn form_answers_a_multipart_upload() {
+    for bin in form_binaries() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"firstname\"\r\n\r\nAda\r\n--b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.bin\"\r\n\r\n\x00\x01\r\n--b--\r\n";
+        let len = body.len().to_string();
+        let out = run_cgi(
+            bin,
+            &[
+                ("REQUEST_METHOD", "POST"),
+                ("SCRIPT_NAME", "/form"),
+                ("CONTENT_TYPE", "multipart/form-data; boundary=b"),
+                ("CONTENT_LENGTH", &len),
+            ],
+            body,
+        );
+        assert_clean_head(&out);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("<h1>Hello, Ada!</h1>"), "{text}");
+        assert!(text.contains("<p>Received a.bin: 2 bytes</p>"), "{text}");
+    }
 }
 
 #[test]
 fn form_rejects_a_body_shorter_than_its_length() {
-    let Some(bin) = form_binary() else { return };
-    let out = run_cgi(
-        bin,
-        &[
-            ("REQUEST_METHOD", "POST"),
-            ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
-            ("CONTENT_LENGTH", "100"),
-        ],
-        b"firstname=Ada",
-    );
-    assert_clean_head(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Status: 400"));
+    for bin in form_binaries() {
+        let out = run_cgi(
+            bin,
+            &[
+                ("REQUEST_METHOD", "POST"),
+                ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+                ("CONTENT_LENGTH", "100"),
+            ],
+            b"firstname=Ada",
+        );
+        assert_clean_head(&out);
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("Status: 400"));
+    }
 }
 
 /// Bytes that steer random input towards the parsers' edge cases.
@@ -181,23 +215,24 @@ proptest! {
         cookie in "[ -~]{0,40}",
         query in "[ -~]{0,40}",
     ) {
-        let Some(bin) = form_binary() else { return Ok(()) };
         let content_type = if multipart {
             format!("multipart/form-data; boundary={boundary}")
         } else {
             "application/x-www-form-urlencoded".to_owned()
         };
         let len = body.len().to_string();
-        let out = run_cgi(bin, &[
-            ("REQUEST_METHOD", "POST"),
-            ("SCRIPT_NAME", "/form"),
-            ("CONTENT_TYPE", &content_type),
-            ("CONTENT_LENGTH", &len),
-            ("HTTP_COOKIE", &cookie),
-            ("QUERY_STRING", &query),
-        ], &body);
-        assert_clean_head(&out);
-        let get = run_cgi(bin, &[("REQUEST_METHOD", "GET"), ("HTTP_COOKIE", &cookie)], b"");
-        assert_clean_head(&get);
+        for bin in form_binaries() {
+            let out = run_cgi(bin, &[
+                ("REQUEST_METHOD", "POST"),
+                ("SCRIPT_NAME", "/form"),
+                ("CONTENT_TYPE", &content_type),
+                ("CONTENT_LENGTH", &len),
+                ("HTTP_COOKIE", &cookie),
+                ("QUERY_STRING", &query),
+            ], &body);
+            assert_clean_head(&out);
+            let get = run_cgi(bin, &[("REQUEST_METHOD", "GET"), ("HTTP_COOKIE", &cookie)], b"");
+            assert_clean_head(&get);
+        }
     }
 }

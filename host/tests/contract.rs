@@ -20,7 +20,7 @@ use support::*;
 
 /// Every SDK language, as the folder its examples are built into (and so the
 /// route prefix they are served under).
-const LANGUAGES: &[&str] = &["rust", "c", "zig", "assemblyscript"];
+const LANGUAGES: &[&str] = &["rust", "c", "zig", "assemblyscript", "go", "cpp"];
 
 /// A cold build of every example (Rust release build, asc, zig) on two cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);

@@ -1,0 +1,3 @@
+module example.invalid/wasibin
+
+go 1.21
