@@ -1,13 +1,15 @@
 //! The dispatcher: one request's way through the server, for the socket
 //! server and `wasibin run` alike. Plugin routes come first, then the static
-//! site; a plugin's body is read here, bounded by its `max_body`; local CGI
-//! redirects are followed here, inside the server, as GET requests.
+//! site; a CGI plugin's body is read here, bounded by its `max_body` (a
+//! wasi:http handler reads its own as it arrives); local CGI redirects are
+//! followed here, inside the server, as GET requests.
 
 use bytes::Bytes;
 
 use crate::gateway::{Gateway, Outcome};
 use crate::http::{Request, RequestBody, Response, Service};
 use crate::plugins::{LiveRoutes, RouteTable, Routing};
+use crate::runtime::HandlerKind;
 use crate::static_files::StaticFiles;
 
 /// How many local redirects one request may follow before it is a loop (502).
@@ -53,6 +55,10 @@ impl Dispatcher {
             };
             let next = redirected_request(req, path, query);
             outcome = match table.lookup(&next.path) {
+                Routing::Plugin(m) if m.plugin.module.kind() == HandlerKind::HttpHandler => {
+                    let mut no_body = RequestBody::from_bytes(Bytes::new());
+                    return self.gateway.serve_http(&next, &m, &mut no_body).await;
+                }
                 Routing::Plugin(m) => self.gateway.handle(&next, &m, Bytes::new()).await,
                 Routing::NotPlugin => return self.serve_static(&next).await,
                 Routing::BadPath => return Response::error_page(400),
@@ -78,6 +84,9 @@ impl Service for Dispatcher {
         match table.lookup(&req.path) {
             Routing::NotPlugin => self.serve_static(req).await,
             Routing::BadPath => Response::error_page(400),
+            Routing::Plugin(m) if m.plugin.module.kind() == HandlerKind::HttpHandler => {
+                self.gateway.serve_http(req, &m, body).await
+            }
             Routing::Plugin(m) => {
                 let body = match body.read_to_end(m.plugin.config.max_body).await {
                     Ok(bytes) => bytes,

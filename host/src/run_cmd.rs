@@ -12,11 +12,12 @@ use anyhow::{bail, Context as _};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use clap::Args;
+use http_body_util::BodyExt as _;
 
 use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
 use crate::http::grammar::{is_field_value, is_token};
-use crate::http::{reason_phrase, Headers, Request, RequestBody, Response, Service, Version};
+use crate::http::{reason_phrase, Body, Headers, Request, RequestBody, Response, Service, Version};
 use crate::plugins::{Plugin, PluginDefaults, PluginFile, RouteTable, Routing};
 use crate::runtime::{EngineConfig, WasmEngine};
 
@@ -89,8 +90,11 @@ pub async fn run(
     let response = dispatcher
         .call(&req, &mut RequestBody::from_bytes(body))
         .await;
-    print_response(&response, req.is_head()).context("cannot write the response")?;
-    Ok(if response.status < 500 { 0 } else { 1 })
+    let status = response.status;
+    let whole = print_response(response, req.is_head())
+        .await
+        .context("cannot write the response")?;
+    Ok(if status < 500 && whole { 0 } else { 1 })
 }
 
 /// The request the connection loop would have parsed, from a local client.
@@ -146,10 +150,12 @@ fn split_target(target: &str) -> (String, Option<String>) {
     }
 }
 
-/// Status line, headers, `Content-Length`, blank line and body, as the
-/// server would frame them (minus `Date` and `Server`, which would make the
-/// output differ run to run). Lines end in LF, for reading in a terminal.
-fn print_response(response: &Response, head: bool) -> std::io::Result<()> {
+/// Status line, headers, framing, blank line and body, as the server would
+/// frame them (minus `Date` and `Server`, which would make the output
+/// differ run to run; a streamed body is shown de-chunked, as it comes).
+/// Lines end in LF, for reading in a terminal. `Ok(false)` when a streamed
+/// body was cut off.
+async fn print_response(response: Response, head: bool) -> anyhow::Result<bool> {
     let mut out = Vec::with_capacity(256);
     let reason = response
         .reason
@@ -162,17 +168,40 @@ fn print_response(response: &Response, head: bool) -> std::io::Result<()> {
         out.push(b'\n');
     }
     if !matches!(response.status, 204 | 304) {
-        writeln!(out, "Content-Length: {}", response.body.len())?;
+        match response.body.len() {
+            Some(len) => writeln!(out, "Content-Length: {len}")?,
+            None => writeln!(out, "Transfer-Encoding: chunked")?,
+        }
     }
     out.push(b'\n');
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out)?;
-    if !head {
-        if let crate::http::Body::Bytes(bytes) = &response.body {
-            stdout.write_all(bytes)?;
-        }
+    stdout.flush()?;
+    if head {
+        return Ok(true);
     }
-    stdout.flush()
+    match response.body {
+        Body::Bytes(bytes) => stdout.write_all(&bytes)?,
+        Body::Stream(mut stream) => {
+            while let Some(frame) = stream.frames.frame().await {
+                match frame {
+                    Ok(frame) => {
+                        if let Ok(data) = frame.into_data() {
+                            stdout.write_all(&data)?;
+                            stdout.flush()?;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("wasibin run: the response was cut off: {e}");
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Body::Empty | Body::File(_) => {}
+    }
+    stdout.flush()?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -434,9 +434,10 @@ fn announce(
     );
     for plugin in &routes {
         println!(
-            "  {:<24} {} ({})",
+            "  {:<24} {} ({}, {})",
             plugin.route,
             plugin.file.display(),
+            plugin.module.kind(),
             plugin.hash
         );
         if statics.contains(&plugin.route) {

@@ -1,6 +1,7 @@
 //! Reading a request body, bounded in size and in total time.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -9,6 +10,7 @@ use tokio::time::Instant;
 use super::chunked::{Chunk, ChunkedDecoder};
 use super::head::Framing;
 use super::io::{ConnIo, ReadError};
+use super::sink::BodySink;
 use super::Limits;
 
 /// The interim response sent when a client waiting on `Expect:
@@ -20,8 +22,10 @@ const INITIAL_BODY_CAPACITY: u64 = 1024 * 1024;
 /// Capacity reserved before each direct read of a length-delimited body.
 const READ_RESERVE: u64 = 64 * 1024;
 
-/// Why a body could not be read; each kind maps to one status code.
-#[derive(Debug, thiserror::Error)]
+/// Why a body could not be read; each kind maps to one status code. Cloned
+/// when a streamed body fails: the handler reading it and the connection
+/// that answers both learn why.
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum BodyError {
     /// Larger than the limit the service asked for: 413.
     #[error("request body larger than {limit} bytes")]
@@ -37,7 +41,13 @@ pub(crate) enum BodyError {
     Malformed(&'static str),
     /// The connection failed or closed early.
     #[error("connection error while reading body: {0}")]
-    Io(#[from] std::io::Error),
+    Io(Arc<io::Error>),
+}
+
+impl From<io::Error> for BodyError {
+    fn from(e: io::Error) -> Self {
+        BodyError::Io(Arc::new(e))
+    }
 }
 
 impl BodyError {
@@ -76,6 +86,8 @@ pub(crate) struct BodyState {
     deadline: Option<Instant>,
     /// A read failed part-way: the framing position is unknown.
     broken: bool,
+    /// Payload bytes handed out by [`BodyState::read_chunk`] so far.
+    consumed: u64,
 }
 
 #[derive(Debug)]
@@ -106,6 +118,7 @@ impl RequestBody<'_> {
                 body_timeout,
                 deadline: None,
                 broken: false,
+                consumed: 0,
             },
         }
     }
@@ -126,6 +139,7 @@ impl RequestBody<'_> {
                 body_timeout: Limits::BODY_TIMEOUT,
                 deadline: None,
                 broken: false,
+                consumed: 0,
             },
         }
     }
@@ -136,9 +150,7 @@ impl RequestBody<'_> {
     /// return an empty body.
     pub(crate) async fn read_to_end(&mut self, limit: u64) -> Result<Bytes, BodyError> {
         if self.state.broken {
-            return Err(BodyError::Io(io::Error::other(
-                "request body already failed",
-            )));
+            return Err(io::Error::other("request body already failed").into());
         }
         if let Remaining::Length(n) = self.state.remaining {
             if n > limit {
@@ -160,6 +172,41 @@ impl RequestBody<'_> {
             self.state.broken = true;
         }
         result
+    }
+
+    /// The length the client declared (`Content-Length`); `None` for a
+    /// chunked body, whose length is known only at its end.
+    pub(crate) fn declared_len(&self) -> Option<u64> {
+        match self.state.remaining {
+            Remaining::Nothing => Some(0),
+            Remaining::Length(n) => Some(n),
+            Remaining::Chunked(_) => None,
+        }
+    }
+
+    /// Move the next piece of the body into `sink`, waiting for room there
+    /// first (so a handler that reads slowly slows the client down). `Ok(true)`
+    /// while more may follow; `Ok(false)` at the end of the body, or when the
+    /// reader is gone. A failure is also sent to the reader.
+    pub(crate) async fn pump_into(&mut self, sink: &BodySink) -> Result<bool, BodyError> {
+        match &mut self.source {
+            Source::Conn(io) => self.state.pump_into(io, sink).await,
+            Source::Memory(bytes) => {
+                let bytes = std::mem::take(bytes);
+                self.state.remaining = Remaining::Nothing;
+                if bytes.len() as u64 > sink.limit() {
+                    let err = BodyError::TooLarge {
+                        limit: sink.limit(),
+                    };
+                    sink.fail(err.clone()).await;
+                    return Err(err);
+                }
+                if !bytes.is_empty() {
+                    sink.send(bytes).await;
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Give up the connection borrow, keeping what is left to drain.
@@ -233,6 +280,121 @@ impl BodyState {
                 Ok(out.freeze())
             }
         }
+    }
+
+    /// [`RequestBody::pump_into`] for the rest of a body, once the
+    /// connection loop has the connection back.
+    pub(crate) async fn pump_into(
+        &mut self,
+        io: &mut ConnIo,
+        sink: &BodySink,
+    ) -> Result<bool, BodyError> {
+        let Some(permit) = sink.reserve().await else {
+            return Ok(false);
+        };
+        match self.read_chunk(io, sink.limit()).await {
+            Ok(Some(bytes)) => {
+                permit.send(Ok(bytes));
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(err) => {
+                permit.send(Err(err.clone()));
+                Err(err)
+            }
+        }
+    }
+
+    /// The next piece of the body, de-chunked: what is buffered, else what
+    /// one read brings; `None` at its end. More than `limit` bytes in all is
+    /// refused, a declared length above it before anything is read.
+    /// Cancel-safe: bytes are taken from the buffer only when they are
+    /// returned, so an abandoned call loses nothing.
+    async fn read_chunk(
+        &mut self,
+        io: &mut ConnIo,
+        limit: u64,
+    ) -> Result<Option<Bytes>, BodyError> {
+        if self.broken {
+            return Err(io::Error::other("request body already failed").into());
+        }
+        let result = self.next_chunk(io, limit).await;
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    async fn next_chunk(
+        &mut self,
+        io: &mut ConnIo,
+        limit: u64,
+    ) -> Result<Option<Bytes>, BodyError> {
+        let too_large = BodyError::TooLarge { limit };
+        if let Remaining::Length(n) = self.remaining {
+            if self.consumed.saturating_add(n) > limit {
+                return Err(too_large);
+            }
+        }
+        if matches!(self.remaining, Remaining::Nothing) {
+            return Ok(None);
+        }
+        if self.continue_pending {
+            self.continue_pending = false;
+            if io.rbuf.is_empty() {
+                io.wbuf.extend_from_slice(CONTINUE);
+                io.flush().await?;
+            }
+        }
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.body_timeout);
+        loop {
+            match &mut self.remaining {
+                Remaining::Nothing => return Ok(None),
+                Remaining::Length(remaining) => {
+                    if !io.rbuf.is_empty() {
+                        let take = to_usize(*remaining).min(io.rbuf.len());
+                        *remaining -= take as u64;
+                        self.consumed += take as u64;
+                        if *remaining == 0 {
+                            self.remaining = Remaining::Nothing;
+                        }
+                        return Ok(Some(io.rbuf.split_to(take).freeze()));
+                    }
+                }
+                Remaining::Chunked(decoder) => {
+                    let (used, chunk) = decoder.decode(&io.rbuf).map_err(BodyError::Malformed)?;
+                    match chunk {
+                        Chunk::Data(data) => {
+                            if self.consumed.saturating_add(data.len() as u64) > limit {
+                                return Err(too_large);
+                            }
+                            let data = Bytes::copy_from_slice(data);
+                            io.rbuf.advance(used);
+                            self.consumed += data.len() as u64;
+                            return Ok(Some(data));
+                        }
+                        Chunk::Done => {
+                            io.rbuf.advance(used);
+                            self.remaining = Remaining::Nothing;
+                            return Ok(None);
+                        }
+                        Chunk::NeedMore => io.rbuf.advance(used),
+                    }
+                }
+            }
+            let n = io.read_more(deadline).await.map_err(body_read_error)?;
+            if n == 0 {
+                return Err(body_read_error_eof());
+            }
+        }
+    }
+
+    /// Whether the client still waits for `100 Continue` before it sends
+    /// the body it announced.
+    pub(crate) fn awaiting_continue(&self) -> bool {
+        self.continue_pending && self.has_unread()
     }
 
     /// Whether body bytes may still be on their way from the client.
@@ -316,15 +478,16 @@ fn to_usize(n: u64) -> usize {
 fn body_read_error(e: ReadError) -> BodyError {
     match e {
         ReadError::Timeout => BodyError::Timeout,
-        ReadError::Io(e) => BodyError::Io(e),
+        ReadError::Io(e) => e.into(),
     }
 }
 
 fn body_read_error_eof() -> BodyError {
-    BodyError::Io(io::Error::new(
+    io::Error::new(
         io::ErrorKind::UnexpectedEof,
         "client closed the connection mid-body",
-    ))
+    )
+    .into()
 }
 
 #[cfg(test)]

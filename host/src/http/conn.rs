@@ -11,15 +11,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Buf;
+use http_body_util::BodyExt as _;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::access_log::{AccessLog, Exchange, RequestLine};
-use super::body::RequestBody;
+use super::body::{BodyState, RequestBody};
 use super::head::{parse_head, Expect, Head, Rejection};
 use super::io::{ConnIo, ReadError, COPY_BODY_MAX};
-use super::response::{encode_head, status_has_no_body, ConnectionHeader};
+use super::response::{encode_head, status_has_no_body, ConnectionHeader, Framing, StreamBody};
+use super::sink::BodySink;
 use super::{Body, Limits, Request, Response, Service, Version};
 
 /// Most bytes of an unparseable request line copied into the access log.
@@ -74,6 +76,34 @@ enum Next {
     /// The client went away, stayed idle too long, or the server stops.
     Close,
     Reject(Rejection),
+}
+
+/// What writing one response did.
+struct Written {
+    /// Payload bytes sent.
+    bytes: u64,
+    /// Whether the body the head announced was sent whole; a cut-off or
+    /// connection-delimited one leaves the connection unusable.
+    complete: bool,
+}
+
+/// What a streamed response waits on next.
+enum StreamEvent {
+    Frame(Option<Result<http_body::Frame<bytes::Bytes>, super::response::StreamError>>),
+    Pumped(Result<bool, super::BodyError>),
+    Idle,
+}
+
+/// Feed one piece of the request body to `sink`; never resolves without one.
+async fn pump(
+    body: &mut BodyState,
+    io: &mut ConnIo,
+    sink: Option<&BodySink>,
+) -> Result<bool, super::BodyError> {
+    match sink {
+        Some(sink) => body.pump_into(io, sink).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How an exchange left the connection.
@@ -220,12 +250,29 @@ impl Conn<'_> {
             );
             response = Response::error_page(500);
         }
-        let keep_alive =
-            head.keep_alive && !response.close && !*shutdown.borrow() && !body.must_close();
-        let written = self.write_response(&response, keep_alive).await;
-        self.log_exchange(response.status, written.as_ref().map_or(0, |n| *n));
-        if let Err(e) = written {
-            tracing::debug!(peer = %self.req.peer, id = self.req.id, error = %e, "writing the response failed");
+        // A stream to an HTTP/1.0 client ends with the connection.
+        let close_delimited = matches!(response.body, Body::Stream(_))
+            && self.req.version == Version::Http10
+            && !status_has_no_body(response.status)
+            && !self.req.is_head();
+        let keep_alive = head.keep_alive
+            && !response.close
+            && !close_delimited
+            && !*shutdown.borrow()
+            && !body.must_close();
+        let status = response.status;
+        let written = self.write_response(response, keep_alive, &mut body).await;
+        self.log_exchange(status, written.as_ref().map_or(0, |w| w.bytes));
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::debug!(peer = %self.req.peer, id = self.req.id, error = %e, "writing the response failed");
+                return After::Close { linger: false };
+            }
+        };
+        if !written.complete {
+            // The head promised a body that did not come whole: the client
+            // must see the connection end, not a last chunk.
             return After::Close { linger: false };
         }
         if !keep_alive {
@@ -240,44 +287,119 @@ impl Conn<'_> {
         After::KeepAlive
     }
 
-    /// Frame and write `response`; returns the body bytes sent. With
-    /// keep-alive, a small response may stay in the write buffer: it goes
-    /// out before the next wait on the client, together with the answers
-    /// to any requests already pipelined behind this one.
+    /// Frame and write `response`. With keep-alive, a small response may
+    /// stay in the write buffer: it goes out before the next wait on the
+    /// client, together with the answers to any requests already pipelined
+    /// behind this one.
     async fn write_response(
         &mut self,
-        response: &Response,
+        response: Response,
         keep_alive: bool,
-    ) -> std::io::Result<u64> {
+        request_body: &mut BodyState,
+    ) -> std::io::Result<Written> {
         let no_content = status_has_no_body(response.status);
         let connection = match (keep_alive, self.req.version) {
             (false, _) => ConnectionHeader::Close,
             (true, Version::Http10) => ConnectionHeader::KeepAlive,
             (true, Version::Http11) => ConnectionHeader::Omit,
         };
-        let length = (!no_content).then(|| response.body.len());
-        encode_head(&mut self.io.wbuf, response, length, connection);
+        let chunked = self.req.version == Version::Http11;
+        let framing = match response.body.len() {
+            _ if no_content => Framing::Unannounced,
+            Some(len) => Framing::Length(len),
+            None if chunked => Framing::Chunked,
+            None => Framing::Unannounced,
+        };
+        encode_head(&mut self.io.wbuf, &response, framing, connection);
         let send_body = !no_content && !self.req.is_head();
-        let sent = match &response.body {
-            _ if !send_body => 0,
-            Body::Empty => 0,
+        let mut written = Written {
+            bytes: 0,
+            complete: true,
+        };
+        match response.body {
+            _ if !send_body => {}
+            Body::Empty => {}
             Body::Bytes(bytes) if bytes.len() <= COPY_BODY_MAX => {
-                self.io.wbuf.extend_from_slice(bytes);
-                bytes.len() as u64
+                self.io.wbuf.extend_from_slice(&bytes);
+                written.bytes = bytes.len() as u64;
             }
             Body::Bytes(bytes) => {
-                self.io.flush_with(bytes).await?;
-                bytes.len() as u64
+                self.io.flush_with(&bytes).await?;
+                written.bytes = bytes.len() as u64;
             }
             Body::File(file) => {
-                self.io.send_file(file).await?;
-                file.len
+                self.io.send_file(&file).await?;
+                written.bytes = file.len;
             }
-        };
+            Body::Stream(stream) => {
+                written = self.write_stream(stream, chunked, request_body).await?;
+            }
+        }
         if !keep_alive {
             self.io.flush().await?;
         }
-        Ok(sent)
+        Ok(written)
+    }
+
+    /// Write a body as its frames come, chunked or raw, while feeding the
+    /// rest of the request body to its reader. Frames that are ready at once
+    /// are gathered into one write; the last chunk stays in the write buffer
+    /// like any small answer.
+    async fn write_stream(
+        &mut self,
+        mut stream: StreamBody,
+        chunked: bool,
+        request_body: &mut BodyState,
+    ) -> std::io::Result<Written> {
+        let mut sink = stream.request_body.take();
+        if request_body.awaiting_continue() {
+            // The client holds its body back until `100 Continue`, which
+            // cannot follow a final response head: the reader gets no body.
+            sink = None;
+        }
+        let mut bytes = 0u64;
+        loop {
+            let event = tokio::select! {
+                biased;
+                frame = stream.frames.frame() => StreamEvent::Frame(frame),
+                // Polled only when nothing is ready: flushing between
+                // frames that are ready at once would cost a write each.
+                () = std::future::ready(()), if !self.io.wbuf.is_empty() => StreamEvent::Idle,
+                pumped = pump(request_body, &mut self.io, sink.as_ref()) => StreamEvent::Pumped(pumped),
+            };
+            match event {
+                StreamEvent::Idle => self.io.flush().await?,
+                StreamEvent::Pumped(Ok(true)) => {}
+                StreamEvent::Pumped(Ok(false)) => sink = None,
+                StreamEvent::Pumped(Err(e)) => {
+                    tracing::info!(peer = %self.req.peer, id = self.req.id, error = %e, "request body failed while the response streamed");
+                    sink = None;
+                }
+                StreamEvent::Frame(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        bytes += data.len() as u64;
+                        self.io.write_piece(&data, chunked).await?;
+                    }
+                }
+                StreamEvent::Frame(Some(Err(e))) => {
+                    tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, "response cut off: {e}");
+                    self.io.flush().await?;
+                    return Ok(Written {
+                        bytes,
+                        complete: false,
+                    });
+                }
+                StreamEvent::Frame(None) => {
+                    if chunked {
+                        self.io.wbuf.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    return Ok(Written {
+                        bytes,
+                        complete: chunked,
+                    });
+                }
+            }
+        }
     }
 
     fn log_exchange(&self, status: u16, bytes: u64) {
@@ -311,7 +433,7 @@ impl Conn<'_> {
         encode_head(
             &mut out,
             &response,
-            Some(response.body.len()),
+            Framing::Length(response.body.len().unwrap_or(0)),
             ConnectionHeader::Close,
         );
         let mut sent = 0;

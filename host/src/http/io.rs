@@ -21,6 +21,9 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Largest in-memory body copied into the write buffer behind its head (one
 /// `write`); larger ones go out with `writev` straight from their `Bytes`.
 pub(crate) const COPY_BODY_MAX: usize = 16 * 1024;
+/// Most bytes of streamed body gathered in the write buffer before they are
+/// written.
+const GATHER_MAX: usize = 64 * 1024;
 /// Bytes per `sendfile` call, so one large file cannot monopolise a worker
 /// thread between cooperative yields.
 #[cfg(target_os = "linux")]
@@ -91,14 +94,65 @@ impl ConnIo {
         }
     }
 
-    /// Write all of `wbuf`.
+    /// Write all of `wbuf`. Cancel-safe: what was written leaves the
+    /// buffer as it goes, so a flush abandoned half-way (a streamed response
+    /// racing the request body) resumes where it stopped.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        if self.wbuf.is_empty() {
+        let mut stalled_since: Option<Instant> = None;
+        while !self.wbuf.is_empty() {
+            match self.stream.try_write(&self.wbuf) {
+                Ok(0) => {
+                    self.wbuf.clear();
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => {
+                    self.wbuf.drain(..n);
+                    stalled_since = None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let since = *stalled_since.get_or_insert_with(Instant::now);
+                    if let Err(e) = wait_writable(&self.stream, since + self.send_timeout).await {
+                        self.wbuf.clear();
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.wbuf.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Append one piece of a streamed body, chunk-framed or raw: into the
+    /// write buffer when it is small (the caller flushes when nothing more
+    /// is ready), else written at once behind what the buffer holds.
+    pub(crate) async fn write_piece(&mut self, data: &[u8], chunked: bool) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut size_line = Vec::with_capacity(20);
+        if chunked {
+            push_hex(&mut size_line, data.len());
+            size_line.extend_from_slice(b"\r\n");
+        }
+        let trailer: &[u8] = if chunked { b"\r\n" } else { b"" };
+        if data.len() <= COPY_BODY_MAX && self.wbuf.len() < GATHER_MAX {
+            self.wbuf.extend_from_slice(&size_line);
+            self.wbuf.extend_from_slice(data);
+            self.wbuf.extend_from_slice(trailer);
             return Ok(());
         }
         let result = write_all(
             &self.stream,
-            &mut [IoSlice::new(&self.wbuf)],
+            &mut [
+                IoSlice::new(&self.wbuf),
+                IoSlice::new(&size_line),
+                IoSlice::new(data),
+                IoSlice::new(trailer),
+            ],
             self.send_timeout,
         )
         .await;
@@ -259,6 +313,15 @@ impl ConnIo {
     }
 }
 
+/// Lower-case hex digits of `n`, a chunk-size line's number.
+fn push_hex(out: &mut Vec<u8>, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(HEX[(n >> (i * 4)) & 15]);
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn sendfile_unsupported(e: &io::Error) -> bool {
     matches!(
@@ -299,4 +362,30 @@ async fn write_all(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_in_hex() {
+        for n in [
+            0usize,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            256,
+            4096,
+            1 << 20,
+            usize::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_hex(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{n:x}"));
+        }
+    }
 }

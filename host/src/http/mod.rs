@@ -14,14 +14,16 @@ mod io;
 mod limits;
 mod request;
 mod response;
+mod sink;
 
 pub(crate) use access_log::AccessLog;
-pub(crate) use body::RequestBody;
+pub(crate) use body::{BodyError, RequestBody};
 pub(crate) use conn::{serve_connection, ConnConfig};
 pub(crate) use headers::Headers;
 pub(crate) use limits::Limits;
 pub(crate) use request::{Request, Version};
-pub(crate) use response::{reason_phrase, Body, FileBody, Response};
+pub(crate) use response::{reason_phrase, Body, FileBody, Response, StreamBody, StreamError};
+pub(crate) use sink::{body_channel, BodySink};
 
 use std::future::Future;
 

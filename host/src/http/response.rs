@@ -2,8 +2,11 @@
 
 use bytes::Bytes;
 
+use std::fmt;
+use std::pin::Pin;
+
 use super::grammar::{is_field_byte, is_field_value, is_server_written, is_token};
-use super::Headers;
+use super::{BodySink, Headers};
 
 /// A response to write. The connection loop adds `Date`, `Server`, framing
 /// (`Content-Length` or chunked) and `Connection`; a service must not set them.
@@ -22,7 +25,8 @@ pub(crate) struct Response {
     pub(crate) close: bool,
 }
 
-/// A response payload whose length is known before the first byte is written.
+/// A response payload: known whole before the first byte is written, or
+/// streamed while it is produced.
 #[derive(Debug)]
 pub(crate) enum Body {
     /// No payload (`Content-Length: 0`, or none for 204/304).
@@ -31,6 +35,30 @@ pub(crate) enum Body {
     Bytes(Bytes),
     /// A region of an open file, written without reading it whole into memory.
     File(FileBody),
+    /// A payload still being produced, sent as it comes: chunked to an
+    /// HTTP/1.1 client, delimited by the connection's end to an HTTP/1.0 one.
+    Stream(StreamBody),
+}
+
+/// Why a streamed body ended before its end: the response is cut off (no
+/// last chunk, the connection closed), and this goes to the log.
+pub(crate) type StreamError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body produced while it is sent.
+pub(crate) struct StreamBody {
+    /// The payload's frames; an error cuts the response off.
+    pub(crate) frames: Pin<Box<dyn http_body::Body<Data = Bytes, Error = StreamError> + Send>>,
+    /// Where the rest of the request body goes while the response streams,
+    /// when its producer still reads it.
+    pub(crate) request_body: Option<BodySink>,
+}
+
+impl fmt::Debug for StreamBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamBody")
+            .field("request_body", &self.request_body.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A byte range of an open file.
@@ -45,12 +73,14 @@ pub(crate) struct FileBody {
 }
 
 impl Body {
-    /// The number of payload bytes.
-    pub(crate) fn len(&self) -> u64 {
+    /// The number of payload bytes; `None` for a stream, whose length is
+    /// known only at its end.
+    pub(crate) fn len(&self) -> Option<u64> {
         match self {
-            Body::Empty => 0,
-            Body::Bytes(b) => b.len() as u64,
-            Body::File(f) => f.len,
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::File(f) => Some(f.len),
+            Body::Stream(_) => None,
         }
     }
 }
@@ -163,16 +193,27 @@ pub(crate) enum ConnectionHeader {
     Close,
 }
 
+/// How the body after a head is delimited, as the head announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Neither: a status without content, or a body that ends with the
+    /// connection (HTTP/1.0).
+    Unannounced,
+}
+
 /// Append the status line and header block of `response` to `out`, adding
-/// `Server`, `Date`, `Content-Length` (`content_length`, `None` for statuses
-/// without content) and `Connection`. Header fields a service must not set
+/// `Server`, `Date`, the `framing` and `Connection`. Header fields a service must not set
 /// (framing and these server fields) or that could split the response (CR,
 /// LF, NUL, an invalid name) are dropped and logged: a service bug must not
 /// become response splitting.
 pub(crate) fn encode_head(
     out: &mut Vec<u8>,
     response: &Response,
-    content_length: Option<u64>,
+    framing: Framing,
     connection: ConnectionHeader,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -208,10 +249,14 @@ pub(crate) fn encode_head(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    if let Some(len) = content_length {
-        out.extend_from_slice(b"Content-Length: ");
-        push_decimal(out, len);
-        out.extend_from_slice(b"\r\n");
+    match framing {
+        Framing::Length(len) => {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, len);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Framing::Unannounced => {}
     }
     match connection {
         ConnectionHeader::Omit => {}
@@ -222,7 +267,7 @@ pub(crate) fn encode_head(
 }
 
 /// Decimal digits without going through `fmt` (this runs per response).
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -242,7 +287,8 @@ mod tests {
 
     fn head_of(response: &Response, len: Option<u64>, conn: ConnectionHeader) -> String {
         let mut out = Vec::new();
-        encode_head(&mut out, response, len, conn);
+        let framing = len.map_or(Framing::Unannounced, Framing::Length);
+        encode_head(&mut out, response, framing, conn);
         String::from_utf8(out).unwrap()
     }
 

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use super::scan::{self, Fingerprint};
 use super::sidecar::PluginDefaults;
 use super::{Plugin, RouteTable};
-use crate::runtime::WasmEngine;
+use crate::runtime::{HandlerKind, WasmEngine};
 
 /// The route table requests read: swapped whole by a rescan, so a request
 /// that loaded it keeps one consistent snapshot.
@@ -80,6 +80,8 @@ pub(crate) struct LoadedPlugin {
     file: PathBuf,
     /// Short content hash of the new version.
     hash: String,
+    /// Which contract it speaks.
+    kind: HandlerKind,
     /// Compile time; `None` when the module was unchanged (only the file's
     /// timestamp or its sidecar changed).
     pub(crate) compile_time: Option<Duration>,
@@ -90,15 +92,15 @@ pub(crate) struct LoadedPlugin {
 impl LoadedPlugin {
     fn log(&self) {
         let what = if self.replaced { "reloaded" } else { "loaded" };
-        let (route, file, hash) = (&self.route, self.file.display(), &self.hash);
+        let (route, file, hash, kind) = (&self.route, self.file.display(), &self.hash, self.kind);
         match self.compile_time {
             Some(t) => tracing::info!(
-                "plugin {route} {what} from {file} (hash {hash}, compiled in {:.1} ms)",
+                "plugin {route} {what} from {file} (hash {hash}, compiled in {:.1} ms, {kind})",
                 t.as_secs_f64() * 1000.0
             ),
-            None => {
-                tracing::info!("plugin {route} {what} from {file} (hash {hash}, module unchanged)")
-            }
+            None => tracing::info!(
+                "plugin {route} {what} from {file} (hash {hash}, module unchanged, {kind})"
+            ),
         }
     }
 }
@@ -226,6 +228,7 @@ impl Inner {
                         route: plugin.route.clone(),
                         file: plugin.file.clone(),
                         hash: plugin.hash.clone(),
+                        kind: plugin.module.kind(),
                         compile_time,
                         replaced: old.is_some(),
                     };

@@ -18,7 +18,7 @@ mod scan;
 mod sidecar;
 
 pub(crate) use folder::{LiveRoutes, PluginFolder};
-pub(crate) use gate::Gate;
+pub(crate) use gate::{Gate, GatePermit};
 pub(crate) use load::PluginFile;
 pub(crate) use route::{RouteMatch, RouteTable, Routing};
 pub(crate) use sidecar::PluginDefaults;

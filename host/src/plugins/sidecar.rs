@@ -10,6 +10,7 @@
 //! max_concurrency = 8        # instances running at once
 //! max_queue = 32             # requests waiting beyond those (503 past it)
 //! pass_authorization = false # export the Authorization header as HTTP_AUTHORIZATION
+//! allowed_outbound_hosts = ["http://127.0.0.1:9000"] # origins a component may call
 //!
 //! [env]                      # extra environment variables
 //! GREETING = "hello"
@@ -25,12 +26,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::runtime::{GuestLimits, Preopen};
+use crate::runtime::{GuestLimits, Origin, Preopen};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
@@ -44,6 +46,8 @@ pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 pub(crate) const MAX_QUEUE: u64 = 100_000;
 /// Most folders one plugin may map.
 pub(crate) const MAX_DIRS: usize = 32;
+/// Most outbound origins one plugin may list.
+pub(crate) const MAX_OUTBOUND_HOSTS: usize = 64;
 
 /// What the command line gives every plugin whose sidecar is silent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +123,8 @@ pub(crate) struct PluginConfig {
     pub(crate) max_queue: usize,
     /// Whether `Authorization` reaches the guest as `HTTP_AUTHORIZATION`.
     pub(crate) pass_authorization: bool,
+    /// Origins a component may send wasi:http requests to; none by default.
+    pub(crate) allowed_outbound: Arc<[Origin]>,
 }
 
 impl PluginConfig {
@@ -132,6 +138,7 @@ impl PluginConfig {
             max_concurrency: d.max_concurrency,
             max_queue: d.max_queue,
             pass_authorization: false,
+            allowed_outbound: Arc::default(),
         }
     }
 }
@@ -160,6 +167,8 @@ struct Sidecar {
     max_concurrency: Option<Spanned<u64>>,
     max_queue: Option<Spanned<u64>>,
     pass_authorization: Option<bool>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -231,6 +240,23 @@ pub(crate) fn parse(
     if let Some(v) = sidecar.pass_authorization {
         cfg.pass_authorization = v;
     }
+    if sidecar.allowed_outbound_hosts.len() > MAX_OUTBOUND_HOSTS {
+        let span = sidecar.allowed_outbound_hosts[MAX_OUTBOUND_HOSTS].span();
+        return Err(err(
+            span,
+            "allowed_outbound_hosts",
+            format!("at most {MAX_OUTBOUND_HOSTS} origins"),
+        ));
+    }
+    cfg.allowed_outbound = sidecar
+        .allowed_outbound_hosts
+        .iter()
+        .map(|host| {
+            Origin::parse(host.get_ref())
+                .map_err(|message| err(host.span(), "allowed_outbound_hosts", message))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into();
     for (name, value) in &sidecar.env {
         let n = name.get_ref();
         if n.is_empty() || n.contains(['=', '\0']) {
@@ -344,6 +370,7 @@ max_body_kb = 0
 max_concurrency = 2
 max_queue = 0
 pass_authorization = true
+allowed_outbound_hosts = ["http://127.0.0.1:9000", "HTTPS://Api.Example/"]
 
 [env]
 GREETING = "hi there"
@@ -367,6 +394,13 @@ writable = true
         assert_eq!(cfg.max_concurrency, 2);
         assert_eq!(cfg.max_queue, 0);
         assert!(cfg.pass_authorization);
+        assert_eq!(
+            &cfg.allowed_outbound[..],
+            [
+                Origin::parse("http://127.0.0.1:9000").unwrap(),
+                Origin::parse("https://api.example:443").unwrap()
+            ]
+        );
         assert_eq!(cfg.env, [("GREETING".to_owned(), "hi there".to_owned())]);
         assert_eq!(
             cfg.preopens,

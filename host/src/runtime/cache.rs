@@ -9,7 +9,7 @@
 //! Layout: `DIR/<engine key, 16 hex>/<sha256 of the .wasm, 64 hex>`. Each entry
 //! is a [`HEADER_LEN`]-byte header (magic, format version, full engine key,
 //! module hash, artifact length, SHA-256 of the artifact) followed by the
-//! artifact from `Module::serialize`.
+//! artifact from `Module::serialize` or `Component::serialize`.
 //!
 //! What the checksum protects against: a truncated or half-written entry (a
 //! crash between write and rename, a full disk, no `fsync` on purpose), bit
@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 /// First bytes of every entry.
@@ -126,12 +127,12 @@ impl DiskCache {
     /// The compiled module for `wasm`: from the cache when a verified entry
     /// exists, otherwise from `compile`, whose result is then stored. A bad
     /// entry is logged and overwritten; a failed write is logged and ignored.
-    pub(super) fn load_or_compile<E>(
+    pub(super) fn load_or_compile<A: Artifact, E>(
         &self,
         engine: &Engine,
         wasm: &[u8],
-        compile: impl FnOnce() -> Result<Module, E>,
-    ) -> Result<Module, E> {
+        compile: impl FnOnce() -> Result<A, E>,
+    ) -> Result<A, E> {
         let module_hash: Digest32 = Sha256::digest(wasm).into();
         let path = self.entry_path(&module_hash);
         match self.load(engine, &path, &module_hash) {
@@ -161,12 +162,12 @@ impl DiskCache {
 
     /// `Ok(None)` when there is no entry; an error when there is one that
     /// cannot be trusted or used.
-    fn load(
+    fn load<A: Artifact>(
         &self,
         engine: &Engine,
         path: &Path,
         module_hash: &Digest32,
-    ) -> Result<Option<Module>, EntryError> {
+    ) -> Result<Option<A>, EntryError> {
         let file = match fs::File::open(path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -185,7 +186,7 @@ impl DiskCache {
         // accidents, not an attacker who can write the folder: the module
         // docs say why the folder must be as trusted as the binary.
         #[allow(unsafe_code)]
-        let module = unsafe { Module::deserialize(engine, artifact) }
+        let module = unsafe { A::deserialize(engine, artifact) }
             .map_err(|e| EntryError::Deserialize(format!("{e:#}")))?;
         Ok(Some(module))
     }
@@ -194,7 +195,12 @@ impl DiskCache {
     /// reader sees either no entry, the old one, or the whole new one. No
     /// `fsync`: an entry lost or torn by a crash fails verification and is
     /// rebuilt, which costs one compile.
-    fn store(&self, path: &Path, module_hash: &Digest32, module: &Module) -> anyhow::Result<()> {
+    fn store<A: Artifact>(
+        &self,
+        path: &Path,
+        module_hash: &Digest32,
+        module: &A,
+    ) -> anyhow::Result<()> {
         let artifact = module.serialize()?;
         let len = artifact.len() as u64;
         if len + HEADER_LEN as u64 > MAX_ENTRY_BYTES {
@@ -217,6 +223,47 @@ impl DiskCache {
             let _ = fs::remove_file(&tmp);
         }
         Ok(written?)
+    }
+}
+
+/// Something compiled that the cache can keep: a core module or a
+/// component. Entries are keyed by the hash of the `.wasm` bytes, which are
+/// either one or the other, so the two kinds never meet in one entry.
+// An unsafe method is this trait's point: `Module::deserialize` and
+// `Component::deserialize` are unsafe, and the cache is their one caller.
+#[allow(unsafe_code)]
+pub(super) trait Artifact: Sized {
+    /// The native artifact, for the disk.
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+
+    /// # Safety
+    ///
+    /// `bytes` must come from [`Artifact::serialize`] by an engine of the
+    /// same configuration: wasmtime runs them as native code unchecked.
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+}
+
+impl Artifact for Module {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's promise is this function's contract.
+        unsafe { Module::deserialize(engine, bytes) }
+    }
+}
+
+impl Artifact for Component {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Component::serialize(self)
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's promise is this function's contract.
+        unsafe { Component::deserialize(engine, bytes) }
     }
 }
 
@@ -404,7 +451,7 @@ mod tests {
     }
 
     fn build(engine: &Engine, wasm: &[u8]) -> Result<Module, LoadError> {
-        super::super::module::build(engine, wasm)
+        Module::new(engine, wasm).map_err(|e| LoadError::Invalid(format!("{e:#}")))
     }
 
     fn only_entry(dir: &Path) -> PathBuf {
@@ -532,7 +579,7 @@ mod tests {
         let hash: Digest32 = Sha256::digest(wasm()).into();
         fs::copy(a.entry_path(&hash), b.entry_path(&hash)).unwrap();
         assert!(matches!(
-            b.load(&without, &b.entry_path(&hash), &hash),
+            b.load::<Module>(&without, &b.entry_path(&hash), &hash),
             Err(EntryError::OtherEngine)
         ));
         assert!(load(&b, &without, &wasm()).1);

@@ -1,6 +1,7 @@
 //! The process-wide wasmtime engine: pooling allocator, copy-on-write memory
-//! images, epoch interruption and its single ticker thread, and the WASI
-//! preview 1 linker every module is linked against.
+//! images, epoch interruption and its single ticker thread, the WASI
+//! preview 1 linker every core module is linked against and the WASI 0.2
+//! linker (with wasi:http) every component is linked against.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -10,18 +11,36 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, Store,
 };
 
+use bytes::Bytes;
+
 use super::cache::DiskCache;
+use super::command;
+use super::component_store::ComponentState;
 use super::environ;
-use super::invoke::{self, RunError};
-use super::module::{self, CompiledModule, LoadError, Provided};
+use super::http_handler::{self, HttpInvocation, HttpRun};
+use super::invoke;
+use super::module::{self, Compiled, CompiledModule, Linkers, LoadError, Provided};
+use super::outcome::RunError;
 use super::store::StoreState;
 use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
 
 /// How often the engine's epoch advances: the granularity of time limits and
 /// of a busy guest yielding to other requests.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Tables per module (wasm MVP modules, as Rust and C emit, have one).
-const MAX_TABLES: u32 = 1;
+/// Tables per core module (wasm MVP modules, as Rust and C emit, have one;
+/// the modules inside today's components have at most one each too).
+const MAX_TABLES: u32 = 2;
+/// What one component may instantiate, with headroom over what the
+/// toolchains of today need per request: Rust's `wasm32-wasip2` 3 core
+/// instances, componentize-js 4, componentize-py 14; each one memory and
+/// two tables (measured with the pool's per-component limits at 0, which
+/// makes wasmtime's load-time validation name the real count).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 24;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 12;
+/// Core instance slots per instance slot: enough for every instance to be a
+/// componentize-py component (14 core instances).
+const CORE_INSTANCES_PER_SLOT: u32 = 16;
 /// Elements per table, the pool's slot size.
 const MAX_TABLE_ELEMENTS: usize = 20_000;
 /// Bytes of each linear memory the pool resets with `memset` and keeps
@@ -40,8 +59,7 @@ const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 /// `Send + Sync`; share it in an `Arc`.
 pub struct WasmEngine {
     engine: Engine,
-    linker: Linker<StoreState>,
-    provided: Provided,
+    linkers: Linkers,
     max_memory: usize,
     /// Compiled modules on disk; `None` when disabled or unusable.
     cache: Option<DiskCache>,
@@ -63,10 +81,16 @@ impl WasmEngine {
         let engine = Engine::new(&engine_config(cfg))
             .map_err(anyhow::Error::from)
             .context("cannot create the wasm engine")?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, StoreState::wasi)?;
-        environ::shadow_in(&mut linker, module::WASI_P1)?;
-        let provided = provided_imports(&engine, &linker);
+        let mut core = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut core, StoreState::wasi)?;
+        environ::shadow_in(&mut core, module::WASI_P1)?;
+        let provided = provided_imports(&engine, &core);
+        // One component linker serves both kinds: wasi:cli commands import
+        // WASI 0.2, handlers import it too (the toolchains' runtimes do) and
+        // wasi:http on top.
+        let mut component = wasmtime::component::Linker::<ComponentState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut component)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut component)?;
         let ticker = start_ticker(&engine)?;
         let cache = cfg
             .cache_dir
@@ -74,8 +98,11 @@ impl WasmEngine {
             .and_then(|dir| DiskCache::open(dir, &engine));
         Ok(WasmEngine {
             engine,
-            linker,
-            provided,
+            linkers: Linkers {
+                core,
+                provided,
+                component,
+            },
             max_memory: cfg.max_memory,
             cache,
             _ticker: ticker,
@@ -83,29 +110,53 @@ impl WasmEngine {
     }
 
     /// Checks the `\0asm` magic (saying in words when it's not wasm),
-    /// validates and compiles, requires `_start`, and refuses imports other
-    /// than the WASI preview 1 functions the linker has, naming the import.
-    /// With a cache folder, a verified compiled copy of the same bytes for
-    /// this engine skips compilation. CPU-heavy: call it off the request
-    /// path (`spawn_blocking`).
+    /// validates and compiles, finds the kind (a p1 module needs `_start`
+    /// and WASI preview 1 imports only; a component must export
+    /// `wasi:cli/run` or `wasi:http/incoming-handler`), and refuses an
+    /// import the linkers do not have, naming it. With a cache folder, a
+    /// verified compiled copy of the same bytes for this engine skips
+    /// compilation. CPU-heavy: call it off the request path
+    /// (`spawn_blocking`).
     pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule, LoadError> {
-        module::compile(
-            &self.engine,
-            &self.linker,
-            &self.provided,
-            self.cache.as_ref(),
-            wasm,
-        )
+        module::compile(&self.engine, &self.linkers, self.cache.as_ref(), wasm)
     }
 
-    /// Runs one request in a fresh instance of `module`.
+    /// Runs one CGI request in a fresh instance of `module`, a p1 module or
+    /// a `wasi:cli` command.
     pub async fn run(
         &self,
         module: &CompiledModule,
         inv: Invocation,
         limits: &GuestLimits,
     ) -> Result<GuestOutput, RunError> {
-        invoke::run(&self.engine, module, inv, limits).await
+        match &module.compiled {
+            Compiled::P1 { pre, start } => {
+                invoke::run_p1(&self.engine, pre, start, inv, limits).await
+            }
+            Compiled::Cli(pre) => command::run_cli(&self.engine, pre, inv, limits).await,
+            Compiled::Http(_) => Err(RunError::Host(
+                "a wasi:http handler does not speak CGI".to_owned(),
+            )),
+        }
+    }
+
+    /// Starts one request in a fresh instance of a `wasi:http` handler.
+    pub(crate) fn start_http<B>(
+        &self,
+        module: &CompiledModule,
+        inv: HttpInvocation<B>,
+        limits: &GuestLimits,
+    ) -> Result<HttpRun, RunError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        match &module.compiled {
+            Compiled::Http(pre) => http_handler::start_http(&self.engine, pre, inv, limits),
+            _ => Err(RunError::Host(
+                "only a wasi:http handler takes an HTTP request".to_owned(),
+            )),
+        }
     }
 
     /// The largest memory any instance may have: a plugin's own limit must
@@ -117,11 +168,17 @@ impl WasmEngine {
 
 fn engine_config(cfg: &EngineConfig) -> Config {
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_memories(cfg.max_instances)
-        .total_core_instances(cfg.max_instances)
-        .total_tables(cfg.max_instances)
-        .total_stacks(cfg.max_instances)
-        .total_component_instances(0)
+    let slots = cfg.max_instances;
+    // Every instance, a core module's or a component's, has one linear
+    // memory today; twice that leaves room for a component with two.
+    pool.total_memories(slots.saturating_mul(2))
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_SLOT))
+        .total_tables(slots.saturating_mul(4))
+        .total_stacks(slots)
+        .total_component_instances(slots)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memories_per_module(1)
         .max_tables_per_module(MAX_TABLES)
         .table_elements(MAX_TABLE_ELEMENTS)

@@ -1,25 +1,35 @@
-//! wasmtime: one `Engine` for the process, modules compiled once into an
-//! `InstancePre`, and a fresh `Store` with its own WASI preview 1 context per
-//! request. Knows nothing of sockets or HTTP: it takes argv, env, stdin and
-//! limits and gives back stdout or a typed failure.
+//! wasmtime: one `Engine` for the process, every handler compiled once and
+//! pre-instantiated, and a fresh `Store` with its own WASI context per
+//! request. Knows nothing of sockets: a CGI handler (p1 module or `wasi:cli`
+//! command) takes argv, env, stdin and limits and gives back stdout or a
+//! typed failure; a `wasi:http` handler takes an `http::Request` and gives
+//! back an `http::Response` whose body it is still writing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 mod cache;
+mod command;
+mod component_store;
 mod engine;
 mod environ;
+mod http_handler;
 mod invoke;
 mod limiter;
 mod module;
+mod outbound;
+mod outcome;
 mod stdio;
 mod store;
 
 pub use engine::WasmEngine;
-pub use invoke::RunError;
-pub use module::{CompiledModule, LoadError};
+pub(crate) use http_handler::{GuestBody, HttpInvocation};
+pub use module::{CompiledModule, HandlerKind, LoadError};
+pub(crate) use outbound::Origin;
+pub use outcome::RunError;
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
 #[derive(Debug, Clone)]
@@ -74,6 +84,8 @@ pub struct Invocation {
     pub preopens: Vec<Preopen>,
     /// Tags guest stderr lines in the log (plugin route and request id).
     pub log_tag: String,
+    /// Origins a component may send wasi:http requests to.
+    pub allowed_outbound: Arc<[Origin]>,
 }
 
 /// What a guest that ran to completion left behind.

@@ -28,7 +28,7 @@ impl StoreState {
         Self::new(
             WasiCtxBuilder::new().build_p1(),
             EnvBlock::default(),
-            MemoryCap::new(0),
+            MemoryCap::for_module(0),
         )
     }
 

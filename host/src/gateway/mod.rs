@@ -1,7 +1,9 @@
-//! The gateway: one request through one plugin, CGI both ways. It owns the
-//! policy between the pure CGI functions ([`crate::cgi`]) and the runtime:
-//! the concurrency gate, the invocation, and which failure answers which
-//! status. The detail of a failure goes to the log, tagged with the route and
+//! The gateway: one request through one plugin. It owns the policy between
+//! the request and the runtime: the concurrency gate, the invocation, and
+//! which failure answers which status. The adapter differs by kind: CGI
+//! both ways (the pure functions of [`crate::cgi`]) for p1 modules and
+//! `wasi:cli` commands, here; request and response resources for
+//! `wasi:http` handlers, in [`wasi_http`]. The detail of a failure goes to the log, tagged with the route and
 //! the request id; the client sees a short generic page (the detail too, but
 //! HTML-escaped, only with `--dev`).
 
@@ -14,6 +16,8 @@ use crate::cgi::{self, EnvPolicy, Mount, Reply};
 use crate::http::{Body, Request, Response};
 use crate::plugins::{Plugin, RouteMatch};
 use crate::runtime::{Invocation, RunError, WasmEngine};
+
+mod wasi_http;
 
 /// What the dispatcher does with a plugin's answer.
 #[derive(Debug)]
@@ -71,6 +75,7 @@ impl Gateway {
             stdin: body,
             preopens: plugin.config.preopens.clone(),
             log_tag: format!("{} req {}", plugin.route, req.id),
+            allowed_outbound: plugin.config.allowed_outbound.clone(),
         };
         let result = self
             .engine
@@ -79,23 +84,7 @@ impl Gateway {
         drop(permit);
         let output = match result {
             Ok(output) => output,
-            Err(RunError::Busy) => {
-                tracing::warn!(
-                    route = %plugin.route,
-                    request_id = req.id,
-                    "{}; answering 503",
-                    RunError::Busy
-                );
-                return Outcome::Respond(busy());
-            }
-            Err(err) => {
-                let status = if matches!(err, RunError::Timeout) {
-                    504
-                } else {
-                    502
-                };
-                return Outcome::Respond(self.failure(plugin, req, status, &err.to_string()));
-            }
+            Err(err) => return Outcome::Respond(self.run_failed(plugin, req, &err)),
         };
         let exit_code = output.exit_code;
         match cgi::output::parse(&output.stdout) {
@@ -118,6 +107,23 @@ impl Gateway {
                 };
                 Outcome::Respond(self.failure(plugin, req, 502, &detail))
             }
+        }
+    }
+
+    /// The answer to a run that failed: 503 when the server is saturated,
+    /// 504 past the time limit, 502 for anything the guest did.
+    fn run_failed(&self, plugin: &Plugin, req: &Request, err: &RunError) -> Response {
+        match err {
+            RunError::Busy => {
+                tracing::warn!(
+                    route = %plugin.route,
+                    request_id = req.id,
+                    "{err}; answering 503"
+                );
+                busy()
+            }
+            RunError::Timeout => self.failure(plugin, req, 504, &err.to_string()),
+            _ => self.failure(plugin, req, 502, &err.to_string()),
         }
     }
 
@@ -362,6 +368,6 @@ mod tests {
         let Outcome::Respond(r) = Outcome::from_reply(reply(200), Bytes::from_static(b"x")) else {
             panic!("not a response");
         };
-        assert_eq!(r.body.len(), 1);
+        assert_eq!(r.body.len(), Some(1));
     }
 }
