@@ -35,11 +35,11 @@ impl Origin {
         let uri: http::uri::Authority = rest
             .parse()
             .map_err(|_| format!("{text:?} has an invalid host or port"))?;
-        let port = match uri.port() {
-            Some(port) => port
-                .as_str()
-                .parse::<u16>()
-                .map_err(|_| format!("{text:?} has an invalid port"))?,
+        // `Authority` reads a port it cannot parse as none at all.
+        let names_a_port = rest.rfind(':') > rest.rfind(']');
+        let port = match uri.port_u16() {
+            Some(port) => port,
+            None if names_a_port => return Err(format!("{text:?} has an invalid port")),
             None => default_port,
         };
         Ok(Origin(format!("{scheme}://{}:{port}", uri.host())))
