@@ -2,10 +2,14 @@
 //! serves them and `cargo test` has them, with their sources in the repo and
 //! no committed binaries.
 //!
-//! - Rust examples: a nested `cargo build --release --target wasm32-wasip1`
-//!   with its own target dir (`target/plugins`: sharing the outer build's
-//!   would deadlock on its lock) and without the outer build's CARGO_* /
-//!   RUSTFLAGS variables, which describe the host build, not this one.
+//! - Rust examples: a nested `cargo build --release` per target with its
+//!   own target dir (`target/plugins`: sharing the outer build's would
+//!   deadlock on its lock) and without the outer build's CARGO_* / RUSTFLAGS
+//!   variables, which describe the host build, not this one. `wasm32-wasip1`
+//!   makes the p1 command modules; `wasm32-wasip2` makes components: the
+//!   same `hello` and `echo` as `wasi:cli` commands (`hello-p2.wasm`,
+//!   `echo-p2.wasm`) and the
+//!   `wasi:http` handler `stream`.
 //! - C example: `clang-19 --target=wasm32-wasi -O2` when clang-19 is
 //!   installed; otherwise a warning says how to install it.
 //!
@@ -19,12 +23,58 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const WASM_TARGET: &str = "wasm32-wasip1";
-/// (cargo package, binary name = route).
-const RUST_EXAMPLES: [(&str, &str); 3] = [
-    ("example-hello", "hello"),
-    ("example-echo", "echo"),
-    ("example-form", "form"),
+/// One Rust example as built for one target.
+struct RustExample {
+    /// The cargo package.
+    package: &'static str,
+    /// The `.wasm` cargo writes.
+    artifact: &'static str,
+    /// The plugin it becomes, `plugins/ROUTE.wasm`.
+    route: &'static str,
+}
+
+/// Every Rust example, by target.
+const RUST_EXAMPLES: [(&str, &[RustExample]); 2] = [
+    (
+        "wasm32-wasip1",
+        &[
+            RustExample {
+                package: "example-hello",
+                artifact: "hello",
+                route: "hello",
+            },
+            RustExample {
+                package: "example-echo",
+                artifact: "echo",
+                route: "echo",
+            },
+            RustExample {
+                package: "example-form",
+                artifact: "form",
+                route: "form",
+            },
+        ],
+    ),
+    (
+        "wasm32-wasip2",
+        &[
+            RustExample {
+                package: "example-hello",
+                artifact: "hello",
+                route: "hello-p2",
+            },
+            RustExample {
+                package: "example-echo",
+                artifact: "echo",
+                route: "echo-p2",
+            },
+            RustExample {
+                package: "example-stream",
+                artifact: "stream",
+                route: "stream",
+            },
+        ],
+    ),
 ];
 /// Wasm stack of the Rust examples, bytes.
 const GUEST_STACK: u32 = 64 * 1024;
@@ -48,23 +98,25 @@ fn main() {
         root.join("guest-sdk").join("src").display()
     );
 
-    build_rust_examples(&root, &out_dir);
+    for (target, examples) in RUST_EXAMPLES {
+        build_rust_examples(&root, &out_dir, target, examples);
+    }
     build_c_example(
         &examples.join("hello-c").join("hello.c"),
         &out_dir.join("hello-c.wasm"),
     );
 }
 
-fn build_rust_examples(root: &Path, out_dir: &Path) {
-    ensure_wasm_target();
+fn build_rust_examples(root: &Path, out_dir: &Path, target: &str, examples: &[RustExample]) {
+    ensure_wasm_target(target);
     let target_dir = root.join("target").join("plugins");
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root)
-        .args(["build", "--release", "--target", WASM_TARGET])
+        .args(["build", "--release", "--target", target])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in RUST_EXAMPLES {
-        cmd.args(["-p", package]);
+    for example in examples {
+        cmd.args(["-p", example.package]);
     }
     clean_env(&mut cmd);
     // Small modules compile faster per reload; names stay for trap backtraces.
@@ -75,7 +127,10 @@ fn build_rust_examples(root: &Path, out_dir: &Path) {
         // (see MEMORY_KEEP_RESIDENT in host/src/runtime/engine.rs). CGI
         // handlers don't recurse deeply; 64 KiB is also C's default.
         .env(
-            "CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS",
+            format!(
+                "CARGO_TARGET_{}_RUSTFLAGS",
+                target.to_uppercase().replace('-', "_")
+            ),
             format!("-C link-arg=-zstack-size={GUEST_STACK}"),
         );
     let output = run(&mut cmd, "cargo");
@@ -85,35 +140,35 @@ fn build_rust_examples(root: &Path, out_dir: &Path) {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let built = target_dir.join(WASM_TARGET).join("release");
-    for (_, name) in RUST_EXAMPLES {
-        let from = built.join(format!("{name}.wasm"));
+    let built = target_dir.join(target).join("release");
+    for example in examples {
+        let from = built.join(format!("{}.wasm", example.artifact));
         let bytes =
             fs::read(&from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
-        install(&bytes, &out_dir.join(format!("{name}.wasm")));
+        install(&bytes, &out_dir.join(format!("{}.wasm", example.route)));
     }
 }
 
-/// Makes sure the std library for wasm32-wasip1 is there: tries `rustup
-/// target add` once, then fails with a clear message.
-fn ensure_wasm_target() {
-    if wasm_target_installed() {
+/// Makes sure the std library for `target` is there: tries `rustup target
+/// add` once, then fails with a clear message.
+fn ensure_wasm_target(target: &str) {
+    if wasm_target_installed(target) {
         return;
     }
-    println!("cargo:warning=installing the {WASM_TARGET} target with rustup");
+    println!("cargo:warning=installing the {target} target with rustup");
     let added = Command::new("rustup")
-        .args(["target", "add", WASM_TARGET])
+        .args(["target", "add", target])
         .status()
         .is_ok_and(|s| s.success());
-    if !added || !wasm_target_installed() {
+    if !added || !wasm_target_installed(target) {
         panic!(
-            "the Rust target {WASM_TARGET} is missing and `rustup target add {WASM_TARGET}` \
+            "the Rust target {target} is missing and `rustup target add {target}` \
              did not install it; install it by hand to build the example plugins"
         );
     }
 }
 
-fn wasm_target_installed() -> bool {
+fn wasm_target_installed(target: &str) -> bool {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
         return false;
@@ -121,7 +176,7 @@ fn wasm_target_installed() -> bool {
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     Path::new(&sysroot)
         .join("lib/rustlib")
-        .join(WASM_TARGET)
+        .join(target)
         .join("lib")
         .is_dir()
 }
