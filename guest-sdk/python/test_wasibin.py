@@ -84,6 +84,16 @@ class Requests(unittest.TestCase):
             self.assertEqual(f.file("up").filename, fname)
             self.assertEqual(f.get("a"), "v")
 
+    def test_multipart_names(self):
+        body = (b"--b\r\nContent-Disposition: form-data; name=\"up\"; filename*=UTF-8''%C3%A9t%C3%A9.txt\r\n\r\nx\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\n\xc3\xa9\r\n--b--\r\n")
+        f = post("multipart/form-data; boundary=b", body).form()
+        self.assertEqual((f.file("up").filename, f.get("t")), ("\u00e9t\u00e9.txt", "\u00e9"))
+        for bad in (b"garbage", b"--b\r\n\r\nx\r\n--b--\r\n", b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx'):
+            with self.assertRaises(wasibin.FormError) as e:
+                post("multipart/form-data; boundary=b", bad).form()
+            self.assertEqual(e.exception.status, 400)
+
     def test_form_errors(self):
         with self.assertRaises(wasibin.FormError) as e:
             post("application/json", b"{}").form()

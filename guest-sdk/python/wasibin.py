@@ -27,8 +27,9 @@ the same `Status:` line and header order, the same cookie syntax and the
 same escaping, so every language's examples answer alike.
 """
 
+import email.message
 import email.parser
-import email.policy
+import email.utils
 import os
 import sys
 import traceback
@@ -205,26 +206,31 @@ def _media_type(content_type):
     return content_type.split(";", 1)[0].strip().lower()
 
 
-_MULTIPART_POLICY = email.policy.HTTP.clone(max_line_length=None)
-
-
 def _header_text(value):
-    """A header value as the email parser gives it (raw bytes past ASCII are
-    surrogate-escaped) back to the UTF-8 text the browser sent."""
+    """A header parameter of a part as parsed here (the raw bytes as
+    Latin-1; RFC 2231 `filename*=` as a tuple) as the text the browser sent:
+    browsers send UTF-8."""
     if value is None:
         return None
-    value = str(value)
+    if isinstance(value, tuple):
+        return email.utils.collapse_rfc2231_value(value)
     try:
-        return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+        return str(value).encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:
-        return value
+        return str(value)
 
 
 def parse_multipart(content_type, body):
-    """A `multipart/form-data` body as a `Form`, with email.parser.BytesParser
-    (the `cgi` module is gone since Python 3.13)."""
-    head = b"MIME-Version: 1.0\r\nContent-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
-    msg = email.parser.BytesParser(policy=_MULTIPART_POLICY).parsebytes(head + body)
+    """A `multipart/form-data` body as a `Form`, parsed by the standard
+    library's email.parser (the `cgi` module is gone since Python 3.13).
+
+    The body goes in as Latin-1 text, so that every byte comes back out
+    unchanged: the bytes parser turns non-ASCII header bytes (a UTF-8
+    filename) into U+FFFD under its default policy, and the policy that
+    keeps them (`email.policy.HTTP`) parses 15 times slower (1.2 ms against
+    80 us natively; 6 ms a request in the component)."""
+    head = "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n" % content_type
+    msg = email.parser.Parser().parsestr(head + body.decode("latin-1"))
     boundary = msg.get_boundary()
     if not boundary or len(boundary) > 70:
         raise FormError(400, "multipart body without a valid boundary")
@@ -232,21 +238,23 @@ def parse_multipart(content_type, body):
         why = msg.defects[0].__class__.__name__ if msg.defects else "no parts"
         raise FormError(400, "malformed multipart body: %s" % why)
     fields, files = [], []
-    for part in msg.iter_parts():
-        disposition = part.get("Content-Disposition")
-        if disposition is None or part.get_content_disposition() != "form-data":
+    for part in msg.get_payload():
+        if part.get_content_disposition() != "form-data":
             raise FormError(400, "malformed multipart body: a part without Content-Disposition: form-data")
         name = _header_text(part.get_param("name", header="content-disposition"))
         if name is None:
             raise FormError(400, "malformed multipart body: a part without a name")
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload()
+        data = payload.encode("latin-1") if isinstance(payload, str) else b""
         filename = part.get_param("filename", header="content-disposition")
+        if filename is None:
+            filename = part.get_param("filename*", header="content-disposition")
         if filename is None:
             fields.append((name, data.decode("utf-8", "replace")))
         else:
             ctype = part.get("Content-Type")
             files.append(UploadedFile(name, _header_text(filename),
-                                      str(ctype) if ctype else "application/octet-stream", data))
+                                      _header_text(ctype) if ctype else "application/octet-stream", data))
     return Form(Params(fields), files)
 
 
@@ -603,3 +611,21 @@ def command(handler):
             run(handler)
 
     return Run
+
+
+def _warm_up():
+    """Runs the parsers and the response writer once at import, which is at
+    build time: whatever they import lazily (email.feedparser wants
+    email.message only when it parses) is then in the snapshot."""
+    body = (b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
+            b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''%C3%A9\r\n"
+            b"Content-Type: text/plain\r\n\r\ny\r\n--b--\r\n")
+    req = Request({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=b",
+                   "CONTENT_LENGTH": str(len(body)), "QUERY_STRING": "a=%41+b", "HTTP_COOKIE": "a=1"}, body)
+    req.form(), req.query.get("a"), req.cookie("a")
+    Request({"CONTENT_TYPE": "application/x-www-form-urlencoded"}, b"a=%41").form()
+    Response.html("x").set_cookie("a", encode_component("\u00e9 x"), path="/").to_cgi()
+    decode_component("%C3%A9+"), escape_html("<")
+
+
+_warm_up()

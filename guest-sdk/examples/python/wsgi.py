@@ -13,10 +13,14 @@ Build (from guest-sdk/, see README.md):
 
 The snapshot rule: componentize-py imports this module at build time and
 keeps only what was imported then, so everything the app (or a framework)
-needs at run time is imported here, at top level.
+needs at run time is imported here, at top level. `traceback` is the
+example: wsgiref imports it inside its error handler, so without the import
+below an app that raises would not get its 500 page but a second exception
+(`No module named 'traceback'`) and a trapped component (502).
 """
 import html
 import sys
+import traceback  # noqa: F401 - imported by wsgiref only when an app fails
 import wsgiref.handlers
 from urllib.parse import parse_qs
 
