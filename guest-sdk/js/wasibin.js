@@ -35,6 +35,8 @@ export class HttpError extends Error {
 
 const utf8 = new TextEncoder();
 const utf8Lossy = new TextDecoder("utf-8", { fatal: false });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 
 /** Escapes `& < > " '` so text can sit in HTML content or an attribute. */
 export function escapeHtml(text) {
@@ -228,33 +230,41 @@ export function parseMultipart(contentType, body) {
   for (;;) {
     if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // "--": the closing delimiter
     while (body[pos] === 0x20 || body[pos] === 0x09) pos++; // transport padding
-    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) throw malformed("no line break after a boundary");
+    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) throw malformed("boundary not followed by CRLF");
     pos += 2;
-    const headEnd = indexOfBytes(body, utf8.encode("\r\n\r\n"), pos);
-    // A part with no headers at all starts with the blank line itself.
-    const noHeaders = body[pos] === 0x0d && body[pos + 1] === 0x0a;
-    if (!noHeaders && headEnd < 0) throw malformed("a part's headers never end");
-    const head = noHeaders ? "" : utf8Lossy.decode(body.subarray(pos, headEnd));
-    const dataStart = noHeaders ? pos + 2 : headEnd + 4;
-    const next = indexOfBytes(body, delimiter, dataStart);
-    if (next < 0) throw malformed("no closing boundary");
-    const data = body.subarray(dataStart, next);
-    pos = next + delimiter.length;
-
+    const end = indexOfBytes(body, delimiter, pos);
+    if (end < 0) throw malformed("part without closing boundary");
+    const part = body.subarray(pos, end);
+    pos = end + delimiter.length;
+    let head;
+    let data;
+    if (part[0] === 0x0d && part[1] === 0x0a) {
+      head = "";
+      data = part.subarray(2);
+    } else {
+      const blank = indexOfBytes(part, CRLFCRLF, 0);
+      if (blank < 0) throw malformed("part headers not ended");
+      try {
+        head = utf8Strict.decode(part.subarray(0, blank));
+      } catch {
+        throw malformed("part headers not UTF-8");
+      }
+      data = part.subarray(blank + 4);
+    }
     let disposition = null;
     let type = null;
     for (const line of head.split("\r\n")) {
       const colon = line.indexOf(":");
-      if (colon < 0) continue;
+      if (colon < 0) throw malformed("part header line without a colon");
       const name = line.slice(0, colon).trim().toLowerCase();
       if (name === "content-disposition") disposition = line.slice(colon + 1).trim();
       else if (name === "content-type") type = line.slice(colon + 1).trim();
     }
-    if (disposition === null) throw malformed("a part without Content-Disposition");
+    if (disposition === null) throw malformed("part without Content-Disposition");
     const [kind, params] = headerParams(disposition);
-    if (kind !== "form-data") throw malformed("a part that is not form-data");
+    if (kind !== "form-data") throw malformed("part disposition is not form-data");
     const name = params.get("name");
-    if (name === undefined) throw malformed("a part without a name");
+    if (name === undefined) throw malformed("part without a field name");
     const filename = params.get("filename");
     if (filename === undefined) {
       fields.push([name, utf8Lossy.decode(data)]);

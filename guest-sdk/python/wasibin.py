@@ -206,16 +206,13 @@ def _media_type(content_type):
 
 
 def _header_text(value):
-    """A header parameter as parsed here (the raw bytes as Latin-1; RFC 2231
-    `filename*=` as a tuple) as the text the browser sent: browsers send UTF-8."""
+    """A header parameter as email.message gives it (RFC 2231 `filename*=`
+    as a tuple) as text."""
     if value is None:
         return None
     if isinstance(value, tuple):
         return email.utils.collapse_rfc2231_value(value)
-    try:
-        return str(value).encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return str(value)
+    return str(value)
 
 
 def _headers(text):
@@ -272,35 +269,43 @@ def parse_multipart(content_type, body):
         while body[pos:pos + 1] in (b" ", b"\t"):
             pos += 1
         if not body.startswith(b"\r\n", pos):
-            raise _malformed("no line break after a boundary")
+            raise _malformed("boundary not followed by CRLF")
         pos += 2
-        if body.startswith(b"\r\n", pos):
-            head, start = "", pos + 2
+        end = body.find(delimiter, pos)
+        if end < 0:
+            raise _malformed("part without closing boundary")
+        part = body[pos:end]
+        pos = end + len(delimiter)
+        if part.startswith(b"\r\n"):
+            head, data = b"", part[2:]
         else:
-            end = body.find(b"\r\n\r\n", pos)
-            if end < 0:
-                raise _malformed("a part's headers never end")
-            head, start = body[pos:end].decode("latin-1"), end + 4
-        nxt = body.find(delimiter, start)
-        if nxt < 0:
-            raise _malformed("no closing boundary")
-        data = body[start:nxt]
-        pos = nxt + len(delimiter)
-        part = _headers(head)
-        if part.get_content_disposition() != "form-data":
-            raise _malformed("a part without Content-Disposition: form-data")
-        name = _header_text(part.get_param("name", header="content-disposition"))
+            blank = part.find(b"\r\n\r\n")
+            if blank < 0:
+                raise _malformed("part headers not ended")
+            head, data = part[:blank], part[blank + 4:]
+        try:
+            head = head.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _malformed("part headers not UTF-8") from None
+        if any(":" not in line for line in head.split("\r\n")):
+            raise _malformed("part header line without a colon")
+        headers = _headers(head)
+        if headers.get("Content-Disposition") is None:
+            raise _malformed("part without Content-Disposition")
+        if headers.get_content_disposition() != "form-data":
+            raise _malformed("part disposition is not form-data")
+        name = _header_text(headers.get_param("name", header="content-disposition"))
         if name is None:
-            raise _malformed("a part without a name")
-        filename = part.get_param("filename", header="content-disposition")
+            raise _malformed("part without a field name")
+        filename = headers.get_param("filename", header="content-disposition")
         if filename is None:
-            filename = part.get_param("filename*", header="content-disposition")
+            filename = headers.get_param("filename*", header="content-disposition")
         if filename is None:
             fields.append((name, data.decode("utf-8", "replace")))
         else:
-            ctype = part.get("Content-Type")
+            ctype = headers.get("Content-Type")
             files.append(UploadedFile(name, _header_text(filename),
-                                      _header_text(ctype) if ctype else "application/octet-stream", data))
+                                      str(ctype) if ctype else "application/octet-stream", data))
     return Form(Params(fields), files)
 
 
