@@ -3,7 +3,8 @@
 // lists an uploaded file and remembers the name in a cookie. No name sends
 // the browser back to the form (303); other methods get 405.
 // A wasi:http handler; build (from guest-sdk/, see README.md):
-//   js/node_modules/.bin/componentize-js examples/js/form.js --wit WIT_0_2_10 --world-name http -o form.wasm
+//   wit/wasi-0.2.10.sh /tmp/wit-0.2.10
+//   js/node_modules/.bin/componentize-js examples/js/form.js --wit /tmp/wit-0.2.10 --world-name http -o form.wasm
 import {
   cookie, cookieHeader, decodeComponent, encodeComponent, escapeHtml, html,
   methodNotAllowed, path, readForm, seeOther, serve,

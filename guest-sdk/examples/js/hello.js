@@ -1,6 +1,7 @@
 // hello: greets ?name=, else the `name` cookie, else the world.
 // A wasi:http handler; build (from guest-sdk/, see README.md):
-//   js/node_modules/.bin/componentize-js examples/js/hello.js --wit WIT_0_2_10 --world-name http -o hello.wasm
+//   wit/wasi-0.2.10.sh /tmp/wit-0.2.10
+//   js/node_modules/.bin/componentize-js examples/js/hello.js --wit /tmp/wit-0.2.10 --world-name http -o hello.wasm
 import { cookie, query, serve, text } from "../../js/wasibin.js";
 
 serve((req) => {
