@@ -8,8 +8,8 @@
 //!   variables, which describe the host build, not this one. `wasm32-wasip1`
 //!   makes the p1 command modules; `wasm32-wasip2` makes components: the
 //!   same `hello` and `echo` as `wasi:cli` commands (`hello-p2.wasm`,
-//!   `echo-p2.wasm`) and the
-//!   `wasi:http` handler `stream`.
+//!   `echo-p2.wasm`) and the `wasi:http` handlers `hello-http` and
+//!   `stream`.
 //! - C example: `clang-19 --target=wasm32-wasi -O2` when clang-19 is
 //!   installed; otherwise a warning says how to install it.
 //!
@@ -72,6 +72,11 @@ const RUST_EXAMPLES: [(&str, &[RustExample]); 2] = [
                 package: "example-stream",
                 artifact: "stream",
                 route: "stream",
+            },
+            RustExample {
+                package: "example-hello-http",
+                artifact: "hello_http",
+                route: "hello-http",
             },
         ],
     ),

@@ -1,6 +1,7 @@
 //! What one plugin instance costs, without sockets or HTTP: instantiate a
-//! module, run `_start` with a typical CGI environment, read its stdout,
-//! drop the store; many times, on one thread. `bench/instances.sh` runs it
+//! handler, run it on a typical request (a CGI environment for a p1 module
+//! or a `wasi:cli` command, an `http::Request` for a `wasi:http` handler),
+//! read its whole answer, drop the store; many times, on one thread. `bench/instances.sh` runs it
 //! for the example plugins and a minimal module (the engine's floor), in
 //! wall time and, under callgrind, in instructions, which the noise of a
 //! shared machine cannot move.
@@ -11,7 +12,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use wasibin::runtime::{EngineConfig, GuestLimits, Invocation, WasmEngine};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use wasibin::runtime::{
+    CompiledModule, EngineConfig, GuestLimits, HandlerKind, HttpInvocation, Invocation, WasmEngine,
+};
 
 /// The allocator of the server binary, so the figures are the server's.
 #[global_allocator]
@@ -64,17 +69,11 @@ fn main() -> anyhow::Result<()> {
         for round in 1..=3 {
             let start = Instant::now();
             for _ in 0..count {
-                let invocation = Invocation {
-                    args: vec!["hello".to_owned()],
-                    env: ENV
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                    log_tag: "instance_cost".to_owned(),
-                    ..Invocation::default()
+                let answer = match module.kind() {
+                    HandlerKind::HttpHandler => http_once(&runtime, &module, &limits).await?,
+                    _ => cgi_once(&runtime, &module, &limits).await?,
                 };
-                let output = runtime.run(&module, invocation, &limits).await?;
-                anyhow::ensure!(!output.stdout.is_empty(), "the module wrote nothing");
+                anyhow::ensure!(answer > 0, "the handler answered nothing");
             }
             let per_instance = start.elapsed() / count;
             println!(
@@ -84,4 +83,49 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// One CGI run; the bytes of stdout.
+async fn cgi_once(
+    runtime: &WasmEngine,
+    module: &CompiledModule,
+    limits: &GuestLimits,
+) -> anyhow::Result<usize> {
+    let invocation = Invocation {
+        args: vec!["hello".to_owned()],
+        env: ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        log_tag: "instance_cost".to_owned(),
+        ..Invocation::default()
+    };
+    Ok(runtime.run(module, invocation, limits).await?.stdout.len())
+}
+
+/// One `GET /hello-http` through a wasi:http handler; the bytes of its body.
+async fn http_once(
+    runtime: &WasmEngine,
+    module: &CompiledModule,
+    limits: &GuestLimits,
+) -> anyhow::Result<usize> {
+    let body =
+        Empty::<Bytes>::new().map_err(|never| -> wasmtime_wasi_http::Error { match never {} });
+    let request = http::Request::get("http://127.0.0.1:8000/hello-http")
+        .header("user-agent", "curl/7.88.1")
+        .header("accept", "*/*")
+        .body(body)?;
+    let invocation = HttpInvocation {
+        request,
+        https: false,
+        allowed_outbound: Vec::new().into(),
+        log_tag: "instance_cost".to_owned(),
+    };
+    let run = runtime.start_http(module, invocation, limits)?;
+    let mut body = run.response().await?.into_body();
+    let mut len = 0;
+    while let Some(frame) = body.frame().await {
+        len += frame?.into_data().map_or(0, |d| d.len());
+    }
+    Ok(len)
 }

@@ -434,11 +434,11 @@ fn announce(
     );
     for plugin in &routes {
         println!(
-            "  {:<24} {} ({}, {})",
+            "  {:<24} {} ({}) {}",
             plugin.route,
             plugin.file.display(),
-            plugin.module.kind(),
-            plugin.hash
+            plugin.hash,
+            plugin.module.kind()
         );
         if statics.contains(&plugin.route) {
             tracing::warn!(

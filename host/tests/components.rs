@@ -64,15 +64,15 @@ fn a_cli_command_component_speaks_cgi() {
         .plugin("hello-p2", &example("hello-p2"))
         .plugin("echo-p2", &example("echo-p2"));
     let server = site.start(&[]);
-    for kind in [
-        "hello-p2 ",
-        "(wasi:cli command",
-        "hello ",
-        "(WASI p1 command",
+    for line in [
+        "/hello-p2.wasm (",
+        ") wasi:cli command\n",
+        "/hello.wasm (",
+        ") WASI p1 command\n",
     ] {
         assert!(
-            server.log().contains(kind),
-            "banner lacks {kind:?}: {}",
+            server.wait_for_log(line, Duration::from_secs(5)),
+            "banner lacks {line:?}: {}",
             server.log()
         );
     }

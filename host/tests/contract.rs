@@ -20,7 +20,16 @@ use support::*;
 
 /// Every SDK language, as the folder its examples are built into (and so the
 /// route prefix they are served under).
-const LANGUAGES: &[&str] = &["rust", "c", "zig", "assemblyscript", "go", "cpp"];
+const LANGUAGES: &[&str] = &[
+    "rust",
+    "c",
+    "zig",
+    "assemblyscript",
+    "go",
+    "cpp",
+    "python",
+    "js",
+];
 
 /// A cold build of every example (Rust release build, asc, zig) on two cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);

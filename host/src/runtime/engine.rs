@@ -141,7 +141,7 @@ impl WasmEngine {
     }
 
     /// Starts one request in a fresh instance of a `wasi:http` handler.
-    pub(crate) fn start_http<B>(
+    pub fn start_http<B>(
         &self,
         module: &CompiledModule,
         inv: HttpInvocation<B>,

@@ -33,23 +33,23 @@ use super::stdio::StderrLog;
 use super::GuestLimits;
 
 /// Everything a wasi:http guest sees of one request.
-pub(crate) struct HttpInvocation<B> {
+pub struct HttpInvocation<B> {
     /// Method, absolute URI (scheme, authority, path and query), headers,
     /// and the body as it arrives.
-    pub(crate) request: http::Request<B>,
+    pub request: http::Request<B>,
     /// Whether the client came over TLS.
-    pub(crate) https: bool,
+    pub https: bool,
     /// Origins the guest may send requests to.
-    pub(crate) allowed_outbound: Arc<[Origin]>,
+    pub allowed_outbound: Arc<[Origin]>,
     /// Tags the guest's stdout and stderr lines in the log.
-    pub(crate) log_tag: String,
+    pub log_tag: String,
 }
 
 /// The guest's task: its result says whether what it wrote is complete.
 type GuestTask = JoinHandle<Result<(), RunError>>;
 
 /// A handler run whose response head may still be coming.
-pub(crate) struct HttpRun {
+pub struct HttpRun {
     head: oneshot::Receiver<Result<http::Response<HyperOutgoingBody>, ErrorCode>>,
     guest: Option<GuestTask>,
 }
@@ -119,7 +119,7 @@ where
 impl HttpRun {
     /// The response once the guest has set it, its body still being
     /// written; or why there is none.
-    pub(crate) async fn response(mut self) -> Result<http::Response<GuestBody>, RunError> {
+    pub async fn response(mut self) -> Result<http::Response<GuestBody>, RunError> {
         match (&mut self.head).await {
             Ok(Ok(response)) => {
                 let guest = self.guest.take();
@@ -154,7 +154,7 @@ impl Drop for HttpRun {
 
 /// The body a guest writes; it ends when the guest's task ends, with the
 /// task's failure as the last item if it failed.
-pub(crate) struct GuestBody {
+pub struct GuestBody {
     body: HyperOutgoingBody,
     guest: Option<GuestTask>,
 }

@@ -26,9 +26,9 @@ mod stdio;
 mod store;
 
 pub use engine::WasmEngine;
-pub(crate) use http_handler::{GuestBody, HttpInvocation};
+pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
-pub(crate) use outbound::Origin;
+pub use outbound::Origin;
 pub use outcome::RunError;
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
