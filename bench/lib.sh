@@ -116,14 +116,16 @@ tree_pids() {
 }
 
 # measure NAME URL PIDS... : runs wrk, prints one TSV row:
-# name req/s p99_ms cpu_us_per_req
+# name req/s p99_ms cpu_us_per_req. WRK_ARGS adds wrk options (a -s script).
 measure() {
     local name=$1 url=$2
     shift 2
     local before after out rps p99 reqs
-    wrk -t"$THREADS" -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true # warm-up
+    # shellcheck disable=SC2086 # WRK_ARGS is a list of words
+    wrk -t"$THREADS" -c"$CONNS" -d2s ${WRK_ARGS:-} "$url" >/dev/null 2>&1 || true # warm-up
     before=$(cpu_ticks "$@")
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
+    # shellcheck disable=SC2086
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${WRK_ARGS:-} "$url")
     after=$(cpu_ticks "$@")
     echo "$out" >"$OUT/wrk-$name.txt"
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
