@@ -63,9 +63,13 @@ pub(crate) enum OutputError {
         /// The CGI field that was repeated.
         name: &'static str,
     },
-    /// A document response without `Content-Type` (RFC 3875 §6.3.1).
-    #[error("the response has no Content-Type")]
+    /// A document response with a body but without `Content-Type` (RFC
+    /// 3875 §6.3.1 asks for one only when a body is returned).
+    #[error("the response has a body but no Content-Type")]
     MissingContentType,
+    /// A `Content-Length` that is not `1*DIGIT`.
+    #[error("invalid Content-Length header")]
+    InvalidContentLength,
 }
 
 /// What the guest asked the server to do.
@@ -80,6 +84,12 @@ pub(crate) enum Reply {
         /// End-to-end fields in the guest's order, duplicates kept; framing,
         /// hop-by-hop, `Date` and `Server` removed (the host sets those).
         headers: Headers,
+        /// Whether a body may follow: the head has a `Content-Type`, or is
+        /// a client redirect.
+        typed: bool,
+        /// The body length the guest declared (`Content-Length`); the
+        /// server holds it to it.
+        length: Option<u64>,
     },
     /// Serve `path` (and `query`) instead, as a GET inside the server
     /// (RFC 3875 §6.2.2); the guest's body and other fields are ignored.
@@ -116,14 +126,40 @@ pub(crate) struct HeadParser {
     status: Option<(u16, Option<String>)>,
     location: Option<String>,
     content_type: bool,
+    content_length: Option<u64>,
     headers: Headers,
 }
 
 /// Parse a complete stdout: the reply and the offset where the body starts.
 pub(crate) fn parse(stdout: &[u8]) -> Result<(Reply, usize), OutputError> {
     match HeadParser::new().feed(stdout)? {
-        Feed::Complete { reply, body_start } => Ok((reply, body_start)),
+        Feed::Complete { reply, body_start } => {
+            check_typed(&reply, body_start < stdout.len())?;
+            Ok((reply, body_start))
+        }
         Feed::Partial(parser) => Err(parser.finish()),
+    }
+}
+
+/// Parse the start of a stdout still being written: the reply and where
+/// the body starts once the head is complete, `None` until then.
+pub(crate) fn parse_head(start: &[u8]) -> Result<Option<(Reply, usize)>, OutputError> {
+    match HeadParser::new().feed(start)? {
+        Feed::Complete { reply, body_start } => Ok(Some((reply, body_start))),
+        Feed::Partial(_) => Ok(None),
+    }
+}
+
+/// A body needs a `Content-Type` (RFC 3875 §6.3.1), except after a status
+/// that never carries one; without a body any head is complete.
+pub(crate) fn check_typed(reply: &Reply, has_body: bool) -> Result<(), OutputError> {
+    match reply {
+        Reply::Document {
+            typed: false,
+            status,
+            ..
+        } if has_body && !matches!(status, 204 | 205 | 304) => Err(OutputError::MissingContentType),
+        _ => Ok(()),
     }
 }
 
@@ -231,6 +267,14 @@ impl HeadParser {
                 });
             }
             self.content_type = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if self.content_length.is_some() {
+                return Err(OutputError::Duplicate {
+                    name: "Content-Length",
+                });
+            }
+            self.content_length = Some(parse_length(value)?);
+            return Ok(());
         } else if is_server_written(&name) {
             return Ok(());
         }
@@ -259,16 +303,16 @@ impl HeadParser {
                 status: status.unwrap_or(302),
                 reason,
                 headers: self.headers,
+                typed: true,
+                length: self.content_length,
             });
         }
-        let status = status.unwrap_or(200);
-        if !self.content_type && !matches!(status, 204 | 205 | 304) {
-            return Err(OutputError::MissingContentType);
-        }
         Ok(Reply::Document {
-            status,
+            status: status.unwrap_or(200),
             reason,
             headers: self.headers,
+            typed: self.content_type,
+            length: self.content_length,
         })
     }
 }
@@ -277,6 +321,21 @@ impl HeadParser {
 /// network-path reference (`//host/x`), which the client must follow.
 fn is_local_path(location: &str) -> bool {
     location.starts_with('/') && !location.starts_with("//")
+}
+
+/// `1*DIGIT`, no sign, no list, no overflow.
+fn parse_length(value: &[u8]) -> Result<u64, OutputError> {
+    if value.is_empty() {
+        return Err(OutputError::InvalidContentLength);
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return Err(OutputError::InvalidContentLength);
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(OutputError::InvalidContentLength)
+    })
 }
 
 /// `NNN` or `NNN reason`.
@@ -319,6 +378,7 @@ mod tests {
                     status,
                     reason,
                     headers,
+                    ..
                 },
                 body_start,
             )) => Doc {
@@ -480,6 +540,7 @@ mod tests {
                 Feed::Partial(p) => parser = p,
                 Feed::Complete { reply, body_start } => {
                     let body = [&chunk[body_start..], &out[w[1]..]].concat();
+                    check_typed(&reply, !body.is_empty())?;
                     return Ok((reply, body));
                 }
             }
@@ -582,7 +643,7 @@ mod tests {
             let mut out = out.into_bytes();
             out.extend_from_slice(&body);
             let (reply, got_body) = feed_in_pieces(&out, &cuts).unwrap();
-            let Reply::Document { status: s, reason, headers } = reply else {
+            let Reply::Document { status: s, reason, headers, .. } = reply else {
                 panic!("not a document");
             };
             prop_assert_eq!(s, status);

@@ -14,9 +14,10 @@ use bytes::Bytes;
 
 use crate::cgi::{self, EnvPolicy, Mount, Reply};
 use crate::http::{Body, Request, Response};
-use crate::plugins::{Plugin, RouteMatch};
-use crate::runtime::{Invocation, RunError, WasmEngine};
+use crate::plugins::{GatePermit, Plugin, RouteMatch};
+use crate::runtime::{CgiRun, Invocation, RunError, WasmEngine};
 
+mod cgi_stream;
 mod wasi_http;
 
 /// What the dispatcher does with a plugin's answer.
@@ -77,17 +78,47 @@ impl Gateway {
             log_tag: format!("{} req {}", plugin.route, req.id),
             allowed_outbound: plugin.config.allowed_outbound.clone(),
         };
-        let result = self
+        let mut run = match self
             .engine
-            .run(&plugin.module, invocation, &plugin.config.limits)
-            .await;
-        drop(permit);
-        let output = match result {
-            Ok(output) => output,
+            .start_cgi(&plugin.module, invocation, &plugin.config.limits)
+        {
+            Ok(run) => run,
             Err(err) => return Outcome::Respond(self.run_failed(plugin, req, &err)),
         };
-        let exit_code = output.exit_code;
-        match cgi::output::parse(&output.stdout) {
+        // The guest and this task share one worker thread, so this task
+        // runs again only when the guest has ended or paused (waiting for
+        // room in the pipe, in a host call, or at an epoch tick). Ended:
+        // the answer goes out whole, with its length. Paused with a
+        // complete head: the answer streams while the guest goes on.
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                biased;
+                () = run.guest.done() => break,
+                waiting = run.stdout.grown(seen) => {
+                    seen = waiting;
+                    match self.early_answer(plugin, req, &mut run) {
+                        None => {}
+                        Some(Early::Done(outcome)) => return outcome,
+                        Some(Early::Stream(reply, first)) => {
+                            let tag = cgi_stream::Tag::new(&plugin.route, req.id);
+                            return Outcome::streamed(reply, first, run, permit, tag);
+                        }
+                    }
+                }
+            }
+        }
+        drop(permit);
+        let exit_code = match run.guest.take_status() {
+            Some(Ok(code)) => code,
+            Some(Err(err)) => return Outcome::Respond(self.run_failed(plugin, req, &err)),
+            None => {
+                let err = RunError::Host("the guest's status is gone".to_owned());
+                return Outcome::Respond(self.run_failed(plugin, req, &err));
+            }
+        };
+        let stdout = run.stdout.take();
+        match cgi::output::parse(&stdout) {
             Ok((reply, body_start)) => {
                 if exit_code != 0 {
                     tracing::warn!(
@@ -97,7 +128,7 @@ impl Gateway {
                         "plugin exited with a non-zero status after a complete response; serving it"
                     );
                 }
-                Outcome::from_reply(reply, output.stdout.slice(body_start..))
+                Outcome::from_reply(reply, stdout.slice(body_start..))
             }
             Err(err) => {
                 let detail = if exit_code == 0 {
@@ -106,6 +137,40 @@ impl Gateway {
                     format!("exited with status {exit_code} without a complete response ({err})")
                 };
                 Outcome::Respond(self.failure(plugin, req, 502, &detail))
+            }
+        }
+    }
+
+    /// What a paused guest's output so far allows: nothing yet (`None`),
+    /// a failure, a local redirect, or the head of a streamed answer.
+    fn early_answer(&self, plugin: &Plugin, req: &Request, run: &mut CgiRun) -> Option<Early> {
+        let start = run.stdout.peek();
+        let parsed = cgi::output::parse_head(&start).and_then(|head| match head {
+            Some((reply, body_start)) => {
+                let has_body = start.len() > body_start;
+                cgi::output::check_typed(&reply, has_body)
+                    .map(|()| Some((reply, body_start, has_body)))
+            }
+            None => Ok(None),
+        });
+        match parsed {
+            Err(err) => Some(Early::Done(Outcome::Respond(self.failure(
+                plugin,
+                req,
+                502,
+                &format!("malformed CGI response: {err}"),
+            )))),
+            Ok(None) => None,
+            Ok(Some((Reply::LocalRedirect { path, query }, _, _))) => {
+                Some(Early::Done(Outcome::LocalRedirect { path, query }))
+            }
+            // A head without a type may still turn out to have no body:
+            // wait for the guest to end or to write one.
+            Ok(Some((Reply::Document { typed: false, .. }, _, false))) => None,
+            Ok(Some((reply, body_start, _))) => {
+                let mut output = run.stdout.take();
+                let first = output.split_off(body_start);
+                Some(Early::Stream(reply, first))
             }
         }
     }
@@ -161,8 +226,18 @@ fn busy() -> Response {
     response
 }
 
+/// What a paused guest's output decided.
+enum Early {
+    /// The answer, known already.
+    Done(Outcome),
+    /// A complete head, and the body bytes that followed it so far.
+    Stream(Reply, Bytes),
+}
+
 impl Outcome {
-    /// The dispatcher's instruction for a valid CGI reply with `body`.
+    /// The dispatcher's instruction for a valid CGI reply with its whole
+    /// `body`, framed by the server with the body's real length (whatever
+    /// `Content-Length` the guest printed).
     fn from_reply(reply: Reply, body: Bytes) -> Outcome {
         match reply {
             Reply::LocalRedirect { path, query } => Outcome::LocalRedirect { path, query },
@@ -170,6 +245,7 @@ impl Outcome {
                 status,
                 reason,
                 headers,
+                ..
             } => {
                 // 204 and 304 never carry a body; whatever the guest printed
                 // after the head is not sent.
@@ -186,6 +262,34 @@ impl Outcome {
                     close: false,
                 })
             }
+        }
+    }
+
+    /// The answer to a guest still writing: its head now, its body as it
+    /// comes, held to the `Content-Length` the guest printed, if it did (a
+    /// body longer or shorter is cut off and the connection closed).
+    fn streamed(
+        reply: Reply,
+        first: Bytes,
+        run: CgiRun,
+        permit: GatePermit,
+        tag: cgi_stream::Tag,
+    ) -> Outcome {
+        match reply {
+            Reply::LocalRedirect { path, query } => Outcome::LocalRedirect { path, query },
+            Reply::Document {
+                status,
+                reason,
+                headers,
+                length,
+                ..
+            } => Outcome::Respond(Response {
+                status,
+                reason,
+                headers,
+                body: cgi_stream::streamed(first, run, permit, length, tag),
+                close: false,
+            }),
         }
     }
 }
@@ -360,6 +464,8 @@ mod tests {
             status,
             reason: None,
             headers: crate::http::Headers::new(),
+            typed: true,
+            length: None,
         };
         let Outcome::Respond(r) = Outcome::from_reply(reply(204), Bytes::from_static(b"x")) else {
             panic!("not a response");

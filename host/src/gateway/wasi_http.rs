@@ -102,6 +102,7 @@ impl Gateway {
         response.headers = headers;
         response.body = Body::Stream(StreamBody {
             frames: Box::pin(frames),
+            length: None,
             request_body: sink,
         });
         response

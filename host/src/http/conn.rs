@@ -250,8 +250,9 @@ impl Conn<'_> {
             );
             response = Response::error_page(500);
         }
-        // A stream to an HTTP/1.0 client ends with the connection.
-        let close_delimited = matches!(response.body, Body::Stream(_))
+        // A stream of unknown length to an HTTP/1.0 client ends with the
+        // connection.
+        let close_delimited = matches!(response.body, Body::Stream(ref s) if s.length.is_none())
             && self.req.version == Version::Http10
             && !status_has_no_body(response.status)
             && !self.req.is_head();
@@ -332,6 +333,7 @@ impl Conn<'_> {
                 written.bytes = file.len;
             }
             Body::Stream(stream) => {
+                let chunked = chunked && stream.length.is_none();
                 written = self.write_stream(stream, chunked, request_body).await?;
             }
         }
@@ -352,6 +354,7 @@ impl Conn<'_> {
         request_body: &mut BodyState,
     ) -> std::io::Result<Written> {
         let mut sink = stream.request_body.take();
+        let promised = stream.length;
         if request_body.awaiting_continue() {
             // The client holds its body back until `100 Continue`, which
             // cannot follow a final response head: the reader gets no body.
@@ -376,9 +379,26 @@ impl Conn<'_> {
                     sink = None;
                 }
                 StreamEvent::Frame(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        bytes += data.len() as u64;
-                        self.io.write_piece(&data, chunked).await?;
+                    let Ok(mut data) = frame.into_data() else {
+                        continue;
+                    };
+                    let mut over = false;
+                    if let Some(limit) = promised {
+                        let room = limit.saturating_sub(bytes);
+                        if data.len() as u64 > room {
+                            data.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+                            over = true;
+                        }
+                    }
+                    bytes += data.len() as u64;
+                    self.io.write_piece(&data, chunked).await?;
+                    if over {
+                        tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, "response cut off: the body is longer than its Content-Length");
+                        self.io.flush().await?;
+                        return Ok(Written {
+                            bytes,
+                            complete: false,
+                        });
                     }
                 }
                 StreamEvent::Frame(Some(Err(e))) => {
@@ -393,10 +413,16 @@ impl Conn<'_> {
                     if chunked {
                         self.io.wbuf.extend_from_slice(b"0\r\n\r\n");
                     }
-                    return Ok(Written {
-                        bytes,
-                        complete: chunked,
-                    });
+                    let complete = match promised {
+                        Some(limit) if bytes < limit => {
+                            tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, promised = limit, "response cut off: the body is shorter than its Content-Length");
+                            self.io.flush().await?;
+                            false
+                        }
+                        Some(_) => true,
+                        None => chunked,
+                    };
+                    return Ok(Written { bytes, complete });
                 }
             }
         }

@@ -48,6 +48,10 @@ pub(crate) type StreamError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct StreamBody {
     /// The payload's frames; an error cuts the response off.
     pub(crate) frames: Pin<Box<dyn http_body::Body<Data = Bytes, Error = StreamError> + Send>>,
+    /// The length its producer promised, if any: announced as
+    /// `Content-Length` and held to (a body longer or shorter is cut off and
+    /// the connection closed, never a desync).
+    pub(crate) length: Option<u64>,
     /// Where the rest of the request body goes while the response streams,
     /// when its producer still reads it.
     pub(crate) request_body: Option<BodySink>,
@@ -73,14 +77,14 @@ pub(crate) struct FileBody {
 }
 
 impl Body {
-    /// The number of payload bytes; `None` for a stream, whose length is
-    /// known only at its end.
+    /// The number of payload bytes; `None` for a stream that promised none,
+    /// whose length is known only at its end.
     pub(crate) fn len(&self) -> Option<u64> {
         match self {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::File(f) => Some(f.len),
-            Body::Stream(_) => None,
+            Body::Stream(stream) => stream.length,
         }
     }
 }

@@ -10,28 +10,29 @@ use super::component_store::ComponentState;
 use super::invoke::cgi_world;
 use super::outbound::OutboundPolicy;
 use super::outcome::{arm_deadline, failure, RunError, HOST_CALL_GRACE};
-use super::stdio::StdoutCapture;
-use super::{GuestLimits, GuestOutput, Invocation};
+use super::stdout::StdoutPipe;
+use super::{GuestLimits, Invocation};
 
-/// Runs `wasi:cli/run` of a fresh instance with `inv` as its world.
+/// Runs `wasi:cli/run` of a fresh instance with `inv` as its world and
+/// `stdout` as its stdout; the exit status.
 ///
 /// The exit status: 0 when `run` returns `ok`, 1 for `err`, the code of an
 /// `exit` call otherwise. Rust's std on WASI 0.2 cannot pass any other code
 /// than 0 or 1 (its `exit` has no code until 0.2.12's `exit-with-code`), so
 /// handlers say what went wrong with a CGI `Status:` line instead.
 pub(super) async fn run_cli(
-    engine: &Engine,
-    pre: &CommandPre<ComponentState>,
+    engine: Engine,
+    pre: CommandPre<ComponentState>,
     inv: Invocation,
-    limits: &GuestLimits,
-) -> Result<GuestOutput, RunError> {
-    let stdout = StdoutCapture::new(limits.max_stdout);
+    limits: GuestLimits,
+    stdout: StdoutPipe,
+) -> Result<i32, RunError> {
     let env = inv.env.clone();
     let outbound = OutboundPolicy::new(inv.allowed_outbound.clone(), limits.timeout);
     let mut world = cgi_world(inv, &stdout)?;
     world.envs(&env);
     let state = ComponentState::new(world.build(), outbound, limits.max_memory);
-    let mut store = Store::new(engine, state);
+    let mut store = Store::new(&engine, state);
     store.limiter(|s| s.limiter());
     arm_deadline(&mut store, limits.timeout);
 
@@ -55,9 +56,5 @@ pub(super) async fn run_cli(
             }
         },
     };
-    drop(store);
-    Ok(GuestOutput {
-        stdout: stdout.take(),
-        exit_code,
-    })
+    Ok(exit_code)
 }

@@ -14,6 +14,7 @@ use wasmtime::{
 use bytes::Bytes;
 
 use super::cache::DiskCache;
+use super::cgi_run::CgiRun;
 use super::command;
 use super::component_store::ComponentState;
 use super::environ;
@@ -21,6 +22,7 @@ use super::http_handler::{self, HttpInvocation, HttpRun};
 use super::invoke;
 use super::module::{self, Compiled, CompiledModule, Linkers, LoadError, Provided};
 use super::outcome::RunError;
+use super::stdout::stdout_pipe;
 use super::store::StoreState;
 use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
 
@@ -84,6 +86,7 @@ impl WasmEngine {
         let mut core = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut core, StoreState::wasi)?;
         environ::shadow_in(&mut core, module::WASI_P1)?;
+        shadow_proc_exit(&mut core)?;
         let provided = provided_imports(&engine, &core);
         // One component linker serves both kinds: wasi:cli commands import
         // WASI 0.2, handlers import it too (the toolchains' runtimes do) and
@@ -121,23 +124,43 @@ impl WasmEngine {
         module::compile(&self.engine, &self.linkers, self.cache.as_ref(), wasm)
     }
 
-    /// Runs one CGI request in a fresh instance of `module`, a p1 module or
-    /// a `wasi:cli` command.
+    /// Starts one CGI request in a fresh instance of `module`, a p1 module
+    /// or a `wasi:cli` command; its stdout is read while it runs.
+    pub fn start_cgi(
+        &self,
+        module: &CompiledModule,
+        inv: Invocation,
+        limits: &GuestLimits,
+    ) -> Result<CgiRun, RunError> {
+        let (pipe, reader) = stdout_pipe(limits.max_stdout);
+        let (engine, limits, writer) = (self.engine.clone(), limits.clone(), pipe.clone());
+        Ok(match &module.compiled {
+            Compiled::P1 { pre, start } => CgiRun::spawn(
+                invoke::run_p1(engine, pre.clone(), *start, inv, limits, writer),
+                pipe,
+                reader,
+            ),
+            Compiled::Cli(pre) => CgiRun::spawn(
+                command::run_cli(engine, pre.clone(), inv, limits, writer),
+                pipe,
+                reader,
+            ),
+            Compiled::Http(_) => {
+                return Err(RunError::Host(
+                    "a wasi:http handler does not speak CGI".to_owned(),
+                ))
+            }
+        })
+    }
+
+    /// Runs one CGI request to its end: all of stdout and the exit status.
     pub async fn run(
         &self,
         module: &CompiledModule,
         inv: Invocation,
         limits: &GuestLimits,
     ) -> Result<GuestOutput, RunError> {
-        match &module.compiled {
-            Compiled::P1 { pre, start } => {
-                invoke::run_p1(&self.engine, pre, start, inv, limits).await
-            }
-            Compiled::Cli(pre) => command::run_cli(&self.engine, pre, inv, limits).await,
-            Compiled::Http(_) => Err(RunError::Host(
-                "a wasi:http handler does not speak CGI".to_owned(),
-            )),
-        }
+        self.start_cgi(module, inv, limits)?.output().await
     }
 
     /// Starts one request in a fresh instance of a `wasi:http` handler.
@@ -195,6 +218,24 @@ fn engine_config(cfg: &EngineConfig) -> Config {
         .memory_init_cow(true)
         .epoch_interruption(true);
     config
+}
+
+/// wasmtime-wasi's `proc_exit` refuses a status of 126 or more ("invalid
+/// exit status") with a trap, which would turn a complete CGI answer
+/// followed by `exit(-1)` or `exit(200)` into a 502. Ours ends the run with
+/// the status as given, like every other exit; the gateway serves a complete
+/// answer whatever the status and logs it.
+fn shadow_proc_exit(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        module::WASI_P1,
+        "proc_exit",
+        |status: i32| -> wasmtime::Result<()> {
+            Err(wasmtime::Error::new(wasmtime_wasi::I32Exit(status)))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Every `(module, name)` the linker defines, so a module importing anything

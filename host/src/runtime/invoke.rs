@@ -16,23 +16,25 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::outcome::{arm_deadline, failure, RunError, HOST_CALL_GRACE};
-use super::stdio::{StderrLog, StdoutCapture};
+use super::stdio::StderrLog;
+use super::stdout::StdoutPipe;
 use super::store::StoreState;
-use super::{GuestLimits, GuestOutput, Invocation};
+use super::{GuestLimits, Invocation};
 
-/// Runs `_start` of a fresh instance of a p1 module with `inv` as its world.
+/// Runs `_start` of a fresh instance of a p1 module with `inv` as its world
+/// and `stdout` as its stdout; the exit status.
 pub(super) async fn run_p1(
-    engine: &Engine,
-    pre: &InstancePre<StoreState>,
-    start: &ModuleExport,
+    engine: Engine,
+    pre: InstancePre<StoreState>,
+    start: ModuleExport,
     inv: Invocation,
-    limits: &GuestLimits,
-) -> Result<GuestOutput, RunError> {
-    let stdout = StdoutCapture::new(limits.max_stdout);
+    limits: GuestLimits,
+    stdout: StdoutPipe,
+) -> Result<i32, RunError> {
     let env = EnvBlock::new(&inv.env).map_err(|e| RunError::Host(e.to_string()))?;
     let wasi = cgi_world(inv, &stdout)?.build_p1();
     let mut store = Store::new(
-        engine,
+        &engine,
         StoreState::new(wasi, env, MemoryCap::for_module(limits.max_memory)),
     );
     store.limiter(|s| s.limiter());
@@ -46,7 +48,7 @@ pub(super) async fn run_p1(
     let outcome = tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, async {
         let instance = pre.instantiate_async(&mut store).await?;
         let start = instance
-            .get_module_export(&mut store, start)
+            .get_module_export(&mut store, &start)
             .and_then(|e| e.into_func())
             .ok_or_else(|| wasmtime::format_err!("`_start` is missing"))?
             .typed::<(), ()>(&store)?;
@@ -68,20 +70,13 @@ pub(super) async fn run_p1(
             }
         },
     };
-    drop(store);
-    Ok(GuestOutput {
-        stdout: stdout.take(),
-        exit_code,
-    })
+    Ok(exit_code)
 }
 
 /// The guest's world besides its environment, the same for p1 modules and
 /// `wasi:cli` commands: argv, stdin, stdout, stderr and the granted
 /// folders; nothing is inherited from the server process.
-pub(super) fn cgi_world(
-    inv: Invocation,
-    stdout: &StdoutCapture,
-) -> Result<WasiCtxBuilder, RunError> {
+pub(super) fn cgi_world(inv: Invocation, stdout: &StdoutPipe) -> Result<WasiCtxBuilder, RunError> {
     let mut b = WasiCtxBuilder::new();
     b.args(&inv.args)
         .stdin(MemoryInputPipe::new(inv.stdin))

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 mod cache;
+mod cgi_run;
 mod command;
 mod component_store;
 mod engine;
@@ -23,13 +24,16 @@ mod module;
 mod outbound;
 mod outcome;
 mod stdio;
+mod stdout;
 mod store;
 
+pub use cgi_run::{CgiRun, GuestTask};
 pub use engine::WasmEngine;
 pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
 pub use outbound::Origin;
 pub use outcome::RunError;
+pub use stdout::StdoutReader;
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
 #[derive(Debug, Clone)]

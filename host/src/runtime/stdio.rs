@@ -1,7 +1,5 @@
-//! The guest's stdout and stderr. We own both writers rather than use
-//! wasmtime-wasi's `MemoryOutputPipe`: stdout must tell an overflow apart from
-//! any other trap (502 "too large" vs a crash), and that pipe has a hard
-//! capacity of its own; stderr must become tagged, bounded log lines, not
+//! The guest's stderr (and a wasi:http guest's stdout): tagged, bounded log
+//! lines, not bytes. Ours rather than wasmtime-wasi's pipes, which keep
 //! bytes.
 
 use std::io;
@@ -9,10 +7,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// How much a guest may write in one step; the real bound is checked on write.
 const WRITE_PERMIT: usize = 64 * 1024;
@@ -27,107 +25,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means another handle panicked mid-write; the
     // buffer itself is still a valid byte string.
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The guest's stdout: a buffer bounded at the plugin's `max_stdout`. Going
-/// past the bound traps the guest at once and records why.
-#[derive(Clone)]
-pub(super) struct StdoutCapture {
-    shared: Arc<Mutex<Capture>>,
-}
-
-struct Capture {
-    buf: BytesMut,
-    limit: usize,
-    overflowed: bool,
-}
-
-impl Capture {
-    fn append(&mut self, bytes: &[u8]) -> Result<(), ()> {
-        if self.overflowed || bytes.len() > self.limit - self.buf.len() {
-            self.overflowed = true;
-            return Err(());
-        }
-        self.buf.extend_from_slice(bytes);
-        Ok(())
-    }
-}
-
-impl StdoutCapture {
-    pub(super) fn new(limit: usize) -> Self {
-        Self {
-            shared: Arc::new(Mutex::new(Capture {
-                buf: BytesMut::new(),
-                limit,
-                overflowed: false,
-            })),
-        }
-    }
-
-    /// Whether the guest tried to write past the limit.
-    pub(super) fn overflowed(&self) -> bool {
-        lock(&self.shared).overflowed
-    }
-
-    /// Takes everything written so far.
-    pub(super) fn take(&self) -> Bytes {
-        std::mem::take(&mut lock(&self.shared).buf).freeze()
-    }
-}
-
-impl IsTerminal for StdoutCapture {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for StdoutCapture {
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.clone())
-    }
-    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(self.clone())
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for StdoutCapture {
-    async fn ready(&mut self) {}
-}
-
-impl OutputStream for StdoutCapture {
-    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        lock(&self.shared)
-            .append(&bytes)
-            .map_err(|()| StreamError::trap("stdout limit exceeded"))
-    }
-    fn flush(&mut self) -> StreamResult<()> {
-        Ok(())
-    }
-    fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(WRITE_PERMIT)
-    }
-}
-
-impl AsyncWrite for StdoutCapture {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(
-            lock(&self.shared)
-                .append(buf)
-                .map(|()| buf.len())
-                .map_err(|()| io::Error::other("stdout limit exceeded")),
-        )
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
 }
 
 /// Cuts a byte stream into lines with both a per-line and a total bound.
@@ -371,14 +268,5 @@ mod tests {
             split(100, 5, &[b"abc\ndefgh", b"more\n"]),
             ["abc", "d", "<5>"]
         );
-    }
-
-    #[test]
-    fn stdout_overflow_is_recorded() {
-        let mut out = StdoutCapture::new(4);
-        assert!(out.write(Bytes::from_static(b"abc")).is_ok());
-        assert!(out.write(Bytes::from_static(b"de")).is_err());
-        assert!(out.overflowed());
-        assert_eq!(out.take(), Bytes::from_static(b"abc"));
     }
 }
