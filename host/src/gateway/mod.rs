@@ -88,7 +88,7 @@ impl Gateway {
         // The guest and this task share one worker thread, so this task
         // runs again only when the guest has ended or paused (waiting for
         // room in the pipe, in a host call, or at an epoch tick). Ended:
-        // the answer goes out whole, with its length. Paused with a
+        // the answer goes out whole, with its length. Waiting with a
         // complete head: the answer streams while the guest goes on.
         let mut seen = 0;
         loop {
@@ -97,6 +97,13 @@ impl Gateway {
                 () = run.guest.done() => break,
                 waiting = run.stdout.grown(seen) => {
                     seen = waiting;
+                    // An epoch tick pauses a guest too: give it its turn
+                    // back once, so that only a guest that waits (for room
+                    // in the pipe, a clock, input) is answered while it runs.
+                    tokio::task::yield_now().await;
+                    if run.guest.is_finished() {
+                        continue;
+                    }
                     match self.early_answer(plugin, req, &mut run) {
                         None => {}
                         Some(Early::Done(outcome)) => return outcome,

@@ -87,6 +87,11 @@ impl GuestTask {
         Poll::Ready(())
     }
 
+    /// Whether the guest is done, without waiting.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.status.is_some() || self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     /// Waits for the guest to be done.
     pub(crate) async fn done(&mut self) {
         poll_fn(|cx| self.poll_done(cx)).await;
