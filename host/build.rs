@@ -53,6 +53,11 @@ const RUST_EXAMPLES: [(&str, &[RustExample]); 2] = [
                 artifact: "form",
                 route: "form",
             },
+            RustExample {
+                package: "example-events",
+                artifact: "events",
+                route: "events",
+            },
         ],
     ),
     (
