@@ -58,6 +58,11 @@ const RUST_EXAMPLES: [(&str, &[RustExample]); 2] = [
                 artifact: "events",
                 route: "events",
             },
+            RustExample {
+                package: "example-digest",
+                artifact: "digest",
+                route: "digest",
+            },
         ],
     ),
     (

@@ -1,8 +1,7 @@
 //! The dispatcher: one request's way through the server, for the socket
 //! server and `wasibin run` alike. Plugin routes come first, then the static
-//! site; a CGI plugin's body is read here, bounded by its `max_body` (a
-//! wasi:http handler reads its own as it arrives); local CGI redirects are
-//! followed here, inside the server, as GET requests.
+//! site; local CGI redirects are followed here, inside the server, as GET
+//! requests. The gateway reads a plugin's body, bounded by its `max_body`.
 
 use bytes::Bytes;
 
@@ -59,7 +58,10 @@ impl Dispatcher {
                     let mut no_body = RequestBody::from_bytes(Bytes::new());
                     return self.gateway.serve_http(&next, &m, &mut no_body).await;
                 }
-                Routing::Plugin(m) => self.gateway.handle(&next, &m, Bytes::new()).await,
+                Routing::Plugin(m) => {
+                    let mut no_body = RequestBody::from_bytes(Bytes::new());
+                    self.gateway.handle(&next, &m, &mut no_body).await
+                }
                 Routing::NotPlugin => return self.serve_static(&next).await,
                 Routing::BadPath => return Response::error_page(400),
             };
@@ -88,20 +90,6 @@ impl Service for Dispatcher {
                 self.gateway.serve_http(req, &m, body).await
             }
             Routing::Plugin(m) => {
-                let body = match body.read_to_end(m.plugin.config.max_body).await {
-                    Ok(bytes) => bytes,
-                    Err(err) => {
-                        tracing::info!(
-                            request_id = req.id,
-                            route = %m.plugin.route,
-                            error = %err,
-                            "request body refused"
-                        );
-                        let mut response = Response::error_page(err.status());
-                        response.close = true;
-                        return response;
-                    }
-                };
                 let outcome = self.gateway.handle(req, &m, body).await;
                 self.follow(&table, req, outcome).await
             }

@@ -58,7 +58,7 @@ const NOT_PASSED: &[&str] = &[
 pub(crate) fn meta_variables(
     req: &Request,
     mount: Mount<'_>,
-    body_len: usize,
+    body_len: u64,
     policy: EnvPolicy<'_>,
 ) -> Vec<(String, String)> {
     let mut cgi: Vec<(String, String)> = Vec::with_capacity(24 + req.headers.len());

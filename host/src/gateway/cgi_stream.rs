@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 
-use crate::http::{Body, StreamBody, StreamError};
+use crate::http::{Body, BodySink, StreamBody, StreamError};
 use crate::plugins::GatePermit;
 use crate::runtime::{CgiRun, RunError};
 
@@ -37,6 +37,7 @@ pub(super) fn streamed(
     run: CgiRun,
     permit: GatePermit,
     length: Option<u64>,
+    request_body: Option<BodySink>,
     tag: Tag,
 ) -> Body {
     let body = GuestStdout {
@@ -48,7 +49,7 @@ pub(super) fn streamed(
     Body::Stream(StreamBody {
         frames: Box::pin(body.map_err(|e| Box::new(e) as StreamError)),
         length,
-        request_body: None,
+        request_body,
     })
 }
 

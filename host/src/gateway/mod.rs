@@ -13,9 +13,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::cgi::{self, EnvPolicy, Mount, Reply};
-use crate::http::{Body, Request, Response};
+use http_body_util::BodyExt as _;
+
+use crate::http::{body_channel, Body, BodyError, BodySink, Request, RequestBody, Response};
 use crate::plugins::{GatePermit, Plugin, RouteMatch};
-use crate::runtime::{CgiRun, Invocation, RunError, WasmEngine};
+use crate::runtime::{CgiRun, Invocation, RunError, Stdin, StdinError, WasmEngine};
 
 mod cgi_stream;
 mod wasi_http;
@@ -49,10 +51,36 @@ impl Gateway {
         Gateway { engine, dev }
     }
 
-    /// Run `m`'s plugin for `req` with `body` (already read, and bounded by
-    /// the plugin's `max_body`, by the dispatcher) on stdin.
-    pub(crate) async fn handle(&self, req: &Request, m: &RouteMatch, body: Bytes) -> Outcome {
+    /// Run `m`'s plugin for `req` with `body` on stdin: a body of up to
+    /// [`WHOLE_BODY_MAX`] bytes (or chunked, whose length CGI must give in
+    /// `CONTENT_LENGTH`) is read before the guest starts; a larger one is
+    /// fed while it arrives. Either is bounded by the plugin's `max_body`.
+    pub(crate) async fn handle(
+        &self,
+        req: &Request,
+        m: &RouteMatch,
+        body: &mut RequestBody<'_>,
+    ) -> Outcome {
         let plugin = &m.plugin;
+        let limit = plugin.config.max_body;
+        let declared = body.declared_len();
+        if declared.is_some_and(|len| len > limit) {
+            return Outcome::Respond(refused_body(plugin, req, &BodyError::TooLarge { limit }));
+        }
+        let (stdin, body_len, mut sink) = match declared {
+            Some(len) if len > WHOLE_BODY_MAX => {
+                let (sink, stream) = body_channel(limit, Some(len));
+                let stream = stream.map_err(|e| Box::new(e) as StdinError);
+                (Stdin::Streamed(Box::pin(stream)), len, Some(sink))
+            }
+            _ => match body.read_to_end(limit).await {
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    (Stdin::Bytes(bytes), len, None)
+                }
+                Err(err) => return Outcome::Respond(refused_body(plugin, req, &err)),
+            },
+        };
         let Ok(permit) = plugin.gate.acquire().await else {
             tracing::warn!(
                 route = %plugin.route,
@@ -72,8 +100,8 @@ impl Gateway {
         };
         let invocation = Invocation {
             args: cgi::argv(&plugin.name, req.query.as_deref()),
-            env: cgi::meta_variables(req, mount, body.len(), policy),
-            stdin: body,
+            env: cgi::meta_variables(req, mount, body_len, policy),
+            stdin,
             preopens: plugin.config.preopens.clone(),
             log_tag: format!("{} req {}", plugin.route, req.id),
             allowed_outbound: plugin.config.allowed_outbound.clone(),
@@ -95,6 +123,11 @@ impl Gateway {
             tokio::select! {
                 biased;
                 () = run.guest.done() => break,
+                pumped = pump(body, sink.as_ref()) => match pumped {
+                    Ok(true) => {}
+                    Ok(false) => sink = None,
+                    Err(err) => return Outcome::Respond(refused_body(plugin, req, &err)),
+                },
                 waiting = run.stdout.grown(seen) => {
                     seen = waiting;
                     // An epoch tick pauses a guest too: give it its turn
@@ -109,7 +142,7 @@ impl Gateway {
                         Some(Early::Done(outcome)) => return outcome,
                         Some(Early::Stream(reply, first)) => {
                             let tag = cgi_stream::Tag::new(&plugin.route, req.id);
-                            return Outcome::streamed(reply, first, run, permit, tag);
+                            return Outcome::streamed(reply, first, run, permit, sink, tag);
                         }
                     }
                 }
@@ -233,6 +266,32 @@ fn busy() -> Response {
     response
 }
 
+/// Bodies up to this size are read before a CGI guest starts (most form
+/// posts: no channel, no task switches); larger ones stream in.
+pub(crate) const WHOLE_BODY_MAX: u64 = 64 * 1024;
+
+/// Feeds one piece of the body; never resolves once the body is all in.
+async fn pump(body: &mut RequestBody<'_>, sink: Option<&BodySink>) -> Result<bool, BodyError> {
+    match sink {
+        Some(sink) => body.pump_into(sink).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// 413, 408 or 400 before the head: the body cannot be read, the connection
+/// closes.
+fn refused_body(plugin: &Plugin, req: &Request, err: &BodyError) -> Response {
+    tracing::info!(
+        request_id = req.id,
+        route = %plugin.route,
+        error = %err,
+        "request body refused"
+    );
+    let mut response = Response::error_page(err.status());
+    response.close = true;
+    response
+}
+
 /// What a paused guest's output decided.
 enum Early {
     /// The answer, known already.
@@ -280,6 +339,7 @@ impl Outcome {
         first: Bytes,
         run: CgiRun,
         permit: GatePermit,
+        request_body: Option<BodySink>,
         tag: cgi_stream::Tag,
     ) -> Outcome {
         match reply {
@@ -294,7 +354,7 @@ impl Outcome {
                 status,
                 reason,
                 headers,
-                body: cgi_stream::streamed(first, run, permit, length, tag),
+                body: cgi_stream::streamed(first, run, permit, length, request_body, tag),
                 close: false,
             }),
         }
@@ -411,7 +471,10 @@ mod tests {
                 c.limits.max_stdout = 64 << 10;
             });
             let req = get(&format!("/{name}"));
-            match gateway.handle(&req, &m, Bytes::new()).await {
+            match gateway
+                .handle(&req, &m, &mut RequestBody::from_bytes(Bytes::new()))
+                .await
+            {
                 Outcome::Respond(r) => assert_eq!(r.status, status, "{name}"),
                 Outcome::LocalRedirect { .. } => panic!("{name}: unexpected redirect"),
             }
@@ -425,7 +488,10 @@ mod tests {
         let req = get("/no_content_type");
         for (dev, shown) in [(false, false), (true, true)] {
             let gateway = Gateway::new(Arc::clone(&runtime), dev);
-            let Outcome::Respond(r) = gateway.handle(&req, &m, Bytes::new()).await else {
+            let Outcome::Respond(r) = gateway
+                .handle(&req, &m, &mut RequestBody::from_bytes(Bytes::new()))
+                .await
+            else {
                 panic!("unexpected redirect");
             };
             let Body::Bytes(page) = r.body else {
@@ -443,13 +509,19 @@ mod tests {
         let mut req = get("/args");
         req.query = Some("a+b%21".into());
         let m = fixture_match(&runtime, "args", |_| {});
-        let Outcome::Respond(r) = gateway.handle(&req, &m, Bytes::new()).await else {
+        let Outcome::Respond(r) = gateway
+            .handle(&req, &m, &mut RequestBody::from_bytes(Bytes::new()))
+            .await
+        else {
             panic!("unexpected redirect");
         };
         assert_eq!(body_of(r), "args\na\nb!\n");
         let m = fixture_match(&runtime, "cat", |_| {});
         let body = Bytes::from((0..=255u8).cycle().take(100_000).collect::<Vec<u8>>());
-        let Outcome::Respond(r) = gateway.handle(&get("/cat"), &m, body.clone()).await else {
+        let Outcome::Respond(r) = gateway
+            .handle(&get("/cat"), &m, &mut RequestBody::from_bytes(body.clone()))
+            .await
+        else {
             panic!("unexpected redirect");
         };
         assert_eq!(body_of(r), body);

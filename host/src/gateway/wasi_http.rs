@@ -12,11 +12,10 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 
-use super::{busy, Gateway};
+use super::{busy, pump, refused_body, Gateway};
 use crate::http::grammar::{is_field_value, is_hop_by_hop, is_server_written};
 use crate::http::{
-    body_channel, Body, BodyError, BodySink, Headers, Request, RequestBody, Response, StreamBody,
-    StreamError,
+    body_channel, Body, BodyError, Headers, Request, RequestBody, Response, StreamBody, StreamError,
 };
 use crate::plugins::{GatePermit, Plugin, RouteMatch};
 use crate::runtime::{GuestBody, HttpInvocation, RunError};
@@ -107,28 +106,6 @@ impl Gateway {
         });
         response
     }
-}
-
-/// Feeds one piece of the body; never resolves once the body is all in.
-async fn pump(body: &mut RequestBody<'_>, sink: Option<&BodySink>) -> Result<bool, BodyError> {
-    match sink {
-        Some(sink) => body.pump_into(sink).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// 413, 408 or 400 before the head: the body cannot be read, the connection
-/// closes.
-fn refused_body(plugin: &Plugin, req: &Request, err: &BodyError) -> Response {
-    tracing::info!(
-        request_id = req.id,
-        route = %plugin.route,
-        error = %err,
-        "request body refused"
-    );
-    let mut response = Response::error_page(err.status());
-    response.close = true;
-    response
 }
 
 /// What the guest's `incoming-body` stream reports when the client's body

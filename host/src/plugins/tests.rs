@@ -364,7 +364,7 @@ mod examples {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            stdin: Bytes::from_static(body),
+            stdin: crate::runtime::Stdin::Bytes(Bytes::from_static(body)),
             log_tag: route.to_owned(),
             ..Invocation::default()
         };

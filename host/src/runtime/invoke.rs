@@ -9,6 +9,7 @@
 //! `spawn_blocking` + sync WASI, which pays a thread hop per request; and the
 //! sync p1 bindings panic when called on a tokio worker.
 
+use bytes::Bytes;
 use wasmtime::{Engine, InstancePre, ModuleExport, Store};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -16,6 +17,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::outcome::{arm_deadline, failure, RunError, HOST_CALL_GRACE};
+use super::stdin::{Stdin, StreamedStdin};
 use super::stdio::StderrLog;
 use super::stdout::StdoutPipe;
 use super::store::StoreState;
@@ -79,9 +81,19 @@ pub(super) async fn run_p1(
 pub(super) fn cgi_world(inv: Invocation, stdout: &StdoutPipe) -> Result<WasiCtxBuilder, RunError> {
     let mut b = WasiCtxBuilder::new();
     b.args(&inv.args)
-        .stdin(MemoryInputPipe::new(inv.stdin))
         .stdout(stdout.clone())
         .stderr(StderrLog::new(inv.log_tag));
+    match inv.stdin {
+        Stdin::Empty => {
+            b.stdin(MemoryInputPipe::new(Bytes::new()));
+        }
+        Stdin::Bytes(bytes) => {
+            b.stdin(MemoryInputPipe::new(bytes));
+        }
+        Stdin::Streamed(body) => {
+            b.stdin(StreamedStdin::new(body));
+        }
+    }
     for p in &inv.preopens {
         let perms = if p.writable {
             FsPerms::ReadWrite

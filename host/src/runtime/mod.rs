@@ -23,6 +23,7 @@ mod limiter;
 mod module;
 mod outbound;
 mod outcome;
+mod stdin;
 mod stdio;
 mod stdout;
 mod store;
@@ -33,6 +34,7 @@ pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
 pub use outbound::Origin;
 pub use outcome::RunError;
+pub use stdin::{Stdin, StdinBody, StdinError};
 pub use stdout::StdoutReader;
 
 /// Process-wide settings of the engine; per-plugin limits come with each run.
@@ -76,14 +78,14 @@ pub struct Preopen {
 }
 
 /// Everything a guest sees of one request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Invocation {
     /// argv, starting with the plugin name.
     pub args: Vec<String>,
     /// The environment: CGI meta-variables and the sidecar's variables.
     pub env: Vec<(String, String)>,
-    /// stdin: the request body, then end of file.
-    pub stdin: Bytes,
+    /// stdin: the request body, whole or as it arrives, then end of file.
+    pub stdin: Stdin,
     /// Host folders mapped into the guest.
     pub preopens: Vec<Preopen>,
     /// Tags guest stderr lines in the log (plugin route and request id).

@@ -105,7 +105,7 @@ async fn stdin_arrives_and_ends() {
             (call $write (i32.const 1) (i32.const 1000) (local.get $n))
             (br $more)))))"#;
     let mut i = inv();
-    i.stdin = Bytes::from_static(b"hello body");
+    i.stdin = Stdin::Bytes(Bytes::from_static(b"hello body"));
     let out = run_wat(body, i).await.unwrap();
     assert_eq!(&out.stdout[..], b"hello body");
 }
