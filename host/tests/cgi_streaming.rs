@@ -352,3 +352,38 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[test]
+fn a_guest_held_back_by_a_client_that_does_not_read_is_stopped_at_its_time_limit() {
+    let site = Site::new();
+    site.plugin(
+        "flood",
+        &script(&[
+            Step::Write(HEAD),
+            Step::WriteTimes(&[b'x'; 4096], 16 * 1024),
+        ]),
+    );
+    site.sidecar("flood", "timeout_ms = 500\n");
+    let server = site.start(&[]);
+    let mut stream = connect(server.addr);
+    stream
+        .write_all(b"GET /flood HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // 64 MiB would not fit the pipe and the socket buffers: the guest
+    // waits for the client, and its time limit still counts.
+    assert!(
+        server.wait_for_log(
+            "ran past its time limit",
+            std::time::Duration::from_secs(10)
+        ),
+        "{}",
+        server.log()
+    );
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    assert!(out.len() < 64 << 20, "cut off: {} bytes", out.len());
+    assert!(
+        parse_response(&out, false).is_none(),
+        "the answer is incomplete"
+    );
+}

@@ -40,6 +40,9 @@ pub(super) fn streamed(
     request_body: Option<BodySink>,
     tag: Tag,
 ) -> Body {
+    let mut run = run;
+    run.guest
+        .run_apart(format!("{} req {}", tag.route, tag.request_id));
     let body = GuestStdout {
         first: (!first.is_empty()).then_some(first),
         run,

@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
 
@@ -113,11 +114,12 @@ impl Gateway {
             Ok(run) => run,
             Err(err) => return Outcome::Respond(self.run_failed(plugin, req, &err)),
         };
-        // The guest and this task share one worker thread, so this task
-        // runs again only when the guest has ended or paused (waiting for
-        // room in the pipe, in a host call, or at an epoch tick). Ended:
-        // the answer goes out whole, with its length. Waiting with a
-        // complete head: the answer streams while the guest goes on.
+        // The guest runs inside this task's polls (`run.guest.done()`), so
+        // the other branches are looked at only when it has ended or paused
+        // (waiting for room in the pipe, in a host call, or at an epoch
+        // tick). Ended: the answer goes out whole, with its length. Waiting
+        // with a complete head: the answer streams, and the body's polls
+        // drive the guest from then on.
         let mut seen = 0;
         loop {
             tokio::select! {
@@ -134,7 +136,8 @@ impl Gateway {
                     // back once, so that only a guest that waits (for room
                     // in the pipe, a clock, input) is answered while it runs.
                     tokio::task::yield_now().await;
-                    if run.guest.is_finished() {
+                    let done = std::future::poll_fn(|cx| Poll::Ready(run.guest.poll_done(cx).is_ready())).await;
+                    if done {
                         continue;
                     }
                     match self.early_answer(plugin, req, &mut run) {
@@ -438,9 +441,11 @@ mod tests {
         }
     }
 
-    fn body_of(r: Response) -> Bytes {
+    /// The whole body, in memory or streamed.
+    async fn body_of(r: Response) -> Bytes {
         match r.body {
             Body::Bytes(b) => b,
+            Body::Stream(stream) => stream.frames.collect().await.unwrap().to_bytes(),
             other => panic!("status {}, body {other:?}", r.status),
         }
     }
@@ -515,7 +520,7 @@ mod tests {
         else {
             panic!("unexpected redirect");
         };
-        assert_eq!(body_of(r), "args\na\nb!\n");
+        assert_eq!(body_of(r).await, "args\na\nb!\n");
         let m = fixture_match(&runtime, "cat", |_| {});
         let body = Bytes::from((0..=255u8).cycle().take(100_000).collect::<Vec<u8>>());
         let Outcome::Respond(r) = gateway
@@ -524,7 +529,7 @@ mod tests {
         else {
             panic!("unexpected redirect");
         };
-        assert_eq!(body_of(r), body);
+        assert_eq!(body_of(r).await, body);
     }
 
     #[test]

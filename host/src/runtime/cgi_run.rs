@@ -1,6 +1,8 @@
 //! A CGI handler's run in progress (a p1 module or a `wasi:cli` command):
-//! the guest in a task of its own on this worker, its stdout a pipe that is
-//! read while it runs, so that an answer can be sent while it is written.
+//! the guest's run as a future driven by the connection's own task while
+//! the answer's head is awaited (no task of its own for the common answer
+//! that is done at once), given a task of its own once its answer streams;
+//! and its stdout, a pipe read while it runs.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -17,33 +19,42 @@ use super::GuestOutput;
 pub struct CgiRun {
     /// What the guest writes, as it writes it.
     pub stdout: StdoutReader,
-    /// The guest's task.
+    /// The guest's run.
     pub guest: GuestTask,
 }
 
-/// The task a guest runs in, and its result once it ended.
+/// A guest's run, and its result once it ended. It runs inside the polls of
+/// whoever waits for it, until [`GuestTask::run_apart`] gives it a task of
+/// its own; dropping it stops the guest either way.
 pub struct GuestTask {
-    task: Option<JoinHandle<Result<i32, RunError>>>,
+    running: Option<Running>,
     status: Option<Result<i32, RunError>>,
 }
 
+type Run = Pin<Box<dyn Future<Output = Result<i32, RunError>> + Send>>;
+
+enum Running {
+    Inline(Run),
+    Apart(JoinHandle<Result<i32, RunError>>),
+}
+
 impl CgiRun {
-    /// Starts `run` (the guest's whole run, writing into `pipe`) in a task;
+    /// `run` (the guest's whole run, writing into `pipe`), not started yet;
     /// the pipe is closed when the run ends, however it ends.
-    pub(super) fn spawn(
+    pub(super) fn new(
         run: impl Future<Output = Result<i32, RunError>> + Send + 'static,
         pipe: StdoutPipe,
         stdout: StdoutReader,
     ) -> CgiRun {
-        let guest = tokio::spawn(async move {
+        let run = async move {
             let status = run.await;
             pipe.close();
             status
-        });
+        };
         CgiRun {
             stdout,
             guest: GuestTask {
-                task: Some(guest),
+                running: Some(Running::Inline(Box::pin(run))),
                 status: None,
             },
         }
@@ -53,6 +64,19 @@ impl CgiRun {
     /// answer whole.
     pub async fn output(mut self) -> Result<GuestOutput, RunError> {
         let mut stdout = BytesMut::new();
+        // The guest runs only while polled: drive it and read its stdout
+        // together (a full pipe would hold it back), then read the rest.
+        let mut running = true;
+        while running {
+            tokio::select! {
+                biased;
+                () = self.guest.done() => running = false,
+                bytes = self.stdout.next() => match bytes {
+                    Some(bytes) => stdout.extend_from_slice(&bytes),
+                    None => running = false,
+                },
+            }
+        }
         while let Some(bytes) = self.stdout.next().await {
             stdout.extend_from_slice(&bytes);
         }
@@ -69,27 +93,36 @@ impl CgiRun {
 }
 
 impl GuestTask {
-    /// Resolves when the guest is done (it may still have output waiting in
-    /// the pipe); cancel-safe, and ready at once afterwards.
+    /// Runs the guest until it is done (it may still have output waiting
+    /// in the pipe) or pauses; cancel-safe, and ready at once afterwards.
     pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.status.is_some() {
-            return Poll::Ready(());
-        }
-        let Some(task) = self.task.as_mut() else {
-            return Poll::Ready(());
+        let status = match self.running.as_mut() {
+            None => return Poll::Ready(()),
+            Some(Running::Inline(run)) => std::task::ready!(run.as_mut().poll(cx)),
+            Some(Running::Apart(task)) => std::task::ready!(Pin::new(task).poll(cx))
+                .unwrap_or_else(|join| {
+                    Err(RunError::Host(format!("the guest task failed: {join}")))
+                }),
         };
-        let status = std::task::ready!(Pin::new(task).poll(cx));
-        self.task = None;
-        self.status =
-            Some(status.unwrap_or_else(|join| {
-                Err(RunError::Host(format!("the guest task failed: {join}")))
-            }));
+        self.running = None;
+        self.status = Some(status);
         Poll::Ready(())
     }
 
-    /// Whether the guest is done, without waiting.
-    pub(crate) fn is_finished(&self) -> bool {
-        self.status.is_some() || self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    /// Gives the guest a task of its own on this worker, so that it keeps
+    /// running (and its time limit keeps counting) while its answer waits
+    /// on a slow client; a failure is logged with `log_tag` when it happens,
+    /// not when the client gets to read that far.
+    pub(crate) fn run_apart(&mut self, log_tag: String) {
+        if let Some(Running::Inline(run)) = self.running.take() {
+            self.running = Some(Running::Apart(tokio::spawn(async move {
+                let status = run.await;
+                if let Err(err) = &status {
+                    tracing::warn!("{log_tag}: plugin failed after its answer started: {err}");
+                }
+                status
+            })));
+        }
     }
 
     /// Waits for the guest to be done.
@@ -104,10 +137,10 @@ impl GuestTask {
 }
 
 impl Drop for GuestTask {
-    /// A run whose answer nobody waits for any more (the client went away,
-    /// a local redirect) stops its guest.
+    /// A guest whose answer nobody waits for any more (the client went
+    /// away, a local redirect) stops.
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        if let Some(Running::Apart(task)) = self.running.take() {
             task.abort();
         }
     }

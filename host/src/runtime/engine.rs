@@ -135,12 +135,12 @@ impl WasmEngine {
         let (pipe, reader) = stdout_pipe(limits.max_stdout);
         let (engine, limits, writer) = (self.engine.clone(), limits.clone(), pipe.clone());
         Ok(match &module.compiled {
-            Compiled::P1 { pre, start } => CgiRun::spawn(
+            Compiled::P1 { pre, start } => CgiRun::new(
                 invoke::run_p1(engine, pre.clone(), *start, inv, limits, writer),
                 pipe,
                 reader,
             ),
-            Compiled::Cli(pre) => CgiRun::spawn(
+            Compiled::Cli(pre) => CgiRun::new(
                 command::run_cli(engine, pre.clone(), inv, limits, writer),
                 pipe,
                 reader,
