@@ -105,7 +105,6 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
             addr,
             Admin::new(Arc::clone(&telemetry), plugins.clone(), Arc::clone(&engine)),
             &config.limits,
-            &shutdown_rx,
         )?),
         None => None,
     };
@@ -195,12 +194,12 @@ struct AdminListener {
 }
 
 /// Bind the admin address and serve [`Admin`] on it until the process
-/// stops; it keeps answering (`/readyz`: 503) while the server drains.
+/// stops: it keeps answering while the server drains (`/readyz`: 503), so
+/// its connections do not take the public port's stop signal.
 fn start_admin(
     addr: SocketAddr,
     admin: Admin,
     limits: &Limits,
-    shutdown_rx: &watch::Receiver<bool>,
 ) -> Result<AdminListener, StartError> {
     let listener = bind(addr)?;
     let addr = listener
@@ -212,8 +211,12 @@ fn start_admin(
         access_log: None,
         telemetry: None,
     });
-    let shutdown = shutdown_rx.clone();
+    // Admin connections never drain by themselves: the task is aborted once
+    // the server has stopped.
+    let (never_stops, shutdown) = watch::channel(false);
     let task = tokio::spawn(async move {
+        // Held here: a dropped sender would read as a stop signal.
+        let _never_stops = never_stops;
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(pair) => pair,

@@ -104,6 +104,21 @@ impl Server {
         }
     }
 
+    /// The admin listener's address, from the banner's `admin:` line
+    /// (printed right after the first line).
+    pub fn admin_addr(&self) -> SocketAddr {
+        assert!(
+            self.wait_for_log("  admin: http://", Duration::from_secs(10)),
+            "no admin line in:\n{}",
+            self.log()
+        );
+        self.log()
+            .lines()
+            .find(|l| l.starts_with("  admin: http://"))
+            .and_then(banner_addr)
+            .expect("an address on the admin line")
+    }
+
     /// Everything the server printed so far (stdout and stderr interleaved).
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
