@@ -16,6 +16,7 @@ use crate::plugins::{kib, mib, PluginDefaults};
 use crate::runtime::{EngineConfig, GuestLimits};
 use crate::server::ServerConfig;
 use crate::static_files::CachePolicy;
+use crate::tls::TlsFiles;
 
 /// wasibin: the cgi-bin folder, rebuilt for WebAssembly.
 ///
@@ -90,7 +91,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
     pub(crate) grace: u64,
 
-    /// Admin listener, logs, caching headers.
+    /// Admin listener, logs, caching headers, TLS.
     #[command(flatten, next_help_heading = "Operating")]
     pub(crate) operate: OperateArgs,
 
@@ -129,6 +130,25 @@ pub struct OperateArgs {
         value_name = "[/FOLDER/=]VALUE"
     )]
     pub(crate) cache_control: Vec<String>,
+
+    /// Speak HTTPS with this PEM certificate chain (leaf first); needs
+    /// --tls-key. Re-read on SIGHUP and when the file changes.
+    #[arg(
+        long,
+        env = "WASIBIN_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "WASIBIN_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 /// The connection loop's limits; defaults are in [`Limits`].
@@ -213,6 +233,13 @@ impl ServeArgs {
             plugins_dir: self.plugins.clone(),
             access_log: (!self.quiet).then_some(self.operate.log_format),
             admin: self.operate.admin,
+            tls: match (&self.operate.tls_cert, &self.operate.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
             cache_policy: CachePolicy::parse(
                 self.operate.cache_control.iter().map(String::as_str),
             )?,
