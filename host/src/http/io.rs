@@ -10,6 +10,7 @@ use std::io::{self, IoSlice};
 #[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -20,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_rustls::server::TlsStream;
 
+use super::deadline::Deadline;
 use super::FileBody;
 
 /// Bytes asked of the kernel per read.
@@ -62,6 +64,8 @@ pub(crate) struct ConnIo {
     /// Response bytes not written yet; flushed before any wait on the client.
     pub(crate) wbuf: Vec<u8>,
     send_timeout: Duration,
+    /// Bounds every wait for the client's bytes.
+    timer: Deadline,
 }
 
 impl ConnIo {
@@ -72,6 +76,7 @@ impl ConnIo {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             wbuf: Vec::with_capacity(1024),
             send_timeout,
+            timer: Deadline::new(),
         }
     }
 
@@ -87,13 +92,21 @@ impl ConnIo {
     /// separate so a caller can flush, then race this against shutdown.
     pub(crate) async fn read_into_rbuf(&mut self, deadline: Instant) -> Result<usize, ReadError> {
         self.rbuf.reserve(READ_CHUNK);
-        let read = match &mut self.stream {
-            Transport::Plain(tcp) => timeout_at(deadline, tcp.read_buf(&mut self.rbuf)).await,
-            Transport::Tls(tls) => timeout_at(deadline, tls.read_buf(&mut self.rbuf)).await,
+        let Self {
+            stream,
+            rbuf,
+            timer,
+            ..
+        } = self;
+        let read = async {
+            match stream {
+                Transport::Plain(tcp) => tcp.read_buf(rbuf).await,
+                Transport::Tls(tls) => tls.read_buf(rbuf).await,
+            }
         };
-        match read {
-            Ok(result) => result.map_err(ReadError::Io),
-            Err(_) => Err(ReadError::Timeout),
+        match timer.bound(deadline, read).await {
+            Some(result) => result.map_err(ReadError::Io),
+            None => Err(ReadError::Timeout),
         }
     }
 
@@ -106,13 +119,16 @@ impl ConnIo {
     ) -> Result<usize, ReadError> {
         self.flush().await.map_err(ReadError::Io)?;
         let mut limited = bytes::BufMut::limit(dst, max);
-        let read = match &mut self.stream {
-            Transport::Plain(tcp) => timeout_at(deadline, tcp.read_buf(&mut limited)).await,
-            Transport::Tls(tls) => timeout_at(deadline, tls.read_buf(&mut limited)).await,
+        let Self { stream, timer, .. } = self;
+        let read = async {
+            match stream {
+                Transport::Plain(tcp) => tcp.read_buf(&mut limited).await,
+                Transport::Tls(tls) => tls.read_buf(&mut limited).await,
+            }
         };
-        match read {
-            Ok(result) => result.map_err(ReadError::Io),
-            Err(_) => Err(ReadError::Timeout),
+        match timer.bound(deadline, read).await {
+            Some(result) => result.map_err(ReadError::Io),
+            None => Err(ReadError::Timeout),
         }
     }
 
@@ -403,11 +419,18 @@ async fn flush_tls(
     within(send_timeout, tls.flush()).await
 }
 
-/// `step`, failing with `TimedOut` if it takes longer than `limit`.
+/// `step`, failing with `TimedOut` if it takes longer than `limit`. The
+/// step is tried once before a timer is armed: a write that the socket
+/// takes at once (nearly all of them) costs no timer (see `deadline`).
 async fn within<T>(
     limit: Duration,
     step: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
+    let mut step = std::pin::pin!(step);
+    if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await
+    {
+        return done;
+    }
     timeout(limit, step)
         .await
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")))

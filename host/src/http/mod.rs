@@ -7,6 +7,7 @@ mod body;
 mod chunked;
 mod conn;
 mod date;
+mod deadline;
 pub(crate) mod grammar;
 mod handshake;
 mod head;
