@@ -61,10 +61,18 @@ start_wasibin() {
     wait_port "$port"
 }
 
-# start_nginx PORT ROOT: a master and two workers (one per core), access log
-# off like wasibin --quiet, sendfile on; sets NGINX_PIDS (master + workers).
+# start_nginx PORT ROOT [TLS_DIR]: a master and two workers (one per core),
+# access log off like wasibin --quiet, sendfile on; with TLS_DIR, HTTPS with
+# its cert.pem and key.pem; sets NGINX_MASTER.
 start_nginx() {
-    local port=$1 root=$2 conf="$OUT/nginx-$1"
+    local port=$1 root=$2 tls_dir=${3:-} conf="$OUT/nginx-$1" listen
+    listen="listen 127.0.0.1:$port;"
+    if [ -n "$tls_dir" ]; then
+        listen="listen 127.0.0.1:$port ssl;
+        ssl_certificate $tls_dir/cert.pem;
+        ssl_certificate_key $tls_dir/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+    fi
     mkdir -p "$conf"
     cat >"$conf/nginx.conf" <<CONF
 worker_processes auto;
@@ -83,7 +91,7 @@ http {
     uwsgi_temp_path $conf/uwsgi;
     scgi_temp_path $conf/scgi;
     server {
-        listen 127.0.0.1:$port;
+        $listen
         root $root;
     }
 }

@@ -24,36 +24,7 @@ wport=$(free_port)
 start_wasibin "$wport" "$site" "$empty_plugins" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem"
 
 nport=$(free_port)
-conf="$OUT/nginx-tls-$nport"
-mkdir -p "$conf"
-cat >"$conf/nginx.conf" <<CONF
-worker_processes auto;
-pid $conf/nginx.pid;
-error_log $conf/error.log warn;
-events { worker_connections 4096; }
-http {
-    include /etc/nginx/mime.types;
-    access_log off;
-    sendfile on;
-    keepalive_requests 1000000;
-    client_body_temp_path $conf/body;
-    proxy_temp_path $conf/proxy;
-    fastcgi_temp_path $conf/fastcgi;
-    uwsgi_temp_path $conf/uwsgi;
-    scgi_temp_path $conf/scgi;
-    server {
-        listen 127.0.0.1:$nport ssl;
-        ssl_certificate $tls/cert.pem;
-        ssl_certificate_key $tls/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root $site;
-    }
-}
-CONF
-nginx -c "$conf/nginx.conf" -g 'daemon off;' >"$conf/stdout.log" 2>&1 &
-NGINX_MASTER=$!
-PIDS+=("$NGINX_MASTER")
-wait_port "$nport"
+start_nginx "$nport" "$site" "$tls"
 sleep 0.3
 nginx_pids=$(tree_pids "$NGINX_MASTER")
 
