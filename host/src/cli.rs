@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::http::Limits;
 use crate::plugins::{kib, mib, PluginDefaults};
+use crate::reload::{WatchMode, DEFAULT_POLL};
 use crate::runtime::{EngineConfig, GuestLimits};
 use crate::server::ServerConfig;
 
@@ -24,7 +25,7 @@ use crate::server::ServerConfig;
 #[command(name = "wasibin", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true, max_term_width = 100)]
 pub struct Cli {
-    /// A tool instead of the server (see `wasibin run --help`).
+    /// A tool instead of the server (see `wasibin run --help`, `wasibin probe --help`).
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -39,6 +40,9 @@ pub enum Command {
     /// Run one request through a plugin, with no server, and print the HTTP
     /// response: for plugin authors and for tests.
     Run(crate::run_cmd::RunArgs),
+    /// GET a URL over plain HTTP and exit 0 if it answers 2xx, else 1: the
+    /// container image's health check (it has no curl).
+    Probe(crate::probe_cmd::ProbeArgs),
 }
 
 /// How the server listens, what it serves, and its limits.
@@ -85,6 +89,11 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
     pub(crate) grace: u64,
+
+    /// How plugin changes are noticed; the help text is [`watch_help`]'s,
+    /// which names the default polling period.
+    #[arg(long, env = "WASIBIN_WATCH", default_value_t = WatchMode::Events, value_name = "inotify|poll[=SECS]", help = watch_help())]
+    pub(crate) watch: WatchMode,
 
     /// HTTP limits.
     #[command(flatten, next_help_heading = "HTTP limits")]
@@ -184,6 +193,7 @@ impl ServeArgs {
             engine: self.engine_config()?,
             plugin_defaults: self.plugin.defaults(),
             grace: Duration::from_secs(self.grace),
+            watch: self.watch,
             workers: self.workers.map_or_else(
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
@@ -264,6 +274,16 @@ fn secs(flag: &str, value: f64) -> Result<Duration, String> {
             "invalid value '{value}' for '{flag}': expected a positive number of seconds"
         ))
     }
+}
+
+/// `--watch`'s help, which names the default polling period.
+fn watch_help() -> String {
+    format!(
+        "How plugin changes are noticed: file events, or a rescan every SECS \
+         (`poll` alone: every {} s) for network volumes that deliver no events; \
+         file events fall back to polling when the folder cannot be watched",
+        DEFAULT_POLL.as_secs()
+    )
 }
 
 /// Parse the command line. Help and version print and exit 0; a mistake
@@ -373,6 +393,25 @@ mod tests {
         // And a command line without plugin flags gives exactly those.
         let cli = Cli::try_parse_from(["wasibin"]).unwrap();
         assert_eq!(cli.serve.plugin.defaults(), d);
+    }
+
+    #[test]
+    fn help_and_readme_state_the_default_poll_period() {
+        use clap::CommandFactory;
+        let every = format!("every {} s", DEFAULT_POLL.as_secs());
+        let help = Cli::command().render_long_help().to_string();
+        let folded = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(folded.contains(&every), "{help}");
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let line = readme
+            .lines()
+            .find(|l| l.trim_start().starts_with("--watch"))
+            .expect("README.md's command line lists --watch");
+        assert!(line.contains(&every), "README says {line:?}, not {every:?}");
+        let cli = Cli::try_parse_from(["wasibin", "--watch", "poll=0.5"]).unwrap();
+        assert_eq!(cli.serve.watch, WatchMode::Poll(Duration::from_millis(500)));
+        assert!(Cli::try_parse_from(["wasibin", "--watch", "poll=x"]).is_err());
     }
 
     #[test]

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Probe(args)) => wasibin::probe_cmd::main(&args),
         None => {
             let config = cli
                 .serve
