@@ -6,13 +6,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal as _;
 
-use crate::http::Limits;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::http::{Limits, LogFormat};
 use crate::plugins::{kib, mib, PluginDefaults};
 use crate::reload::{WatchMode, DEFAULT_POLL};
 use crate::runtime::{EngineConfig, GuestLimits};
 use crate::server::ServerConfig;
+use crate::static_files::CachePolicy;
 
 /// wasibin: the cgi-bin folder, rebuilt for WebAssembly.
 ///
@@ -95,6 +99,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WASIBIN_WATCH", default_value_t = WatchMode::Events, value_name = "inotify|poll[=SECS]", help = watch_help())]
     pub(crate) watch: WatchMode,
 
+    /// Admin listener, logs, caching headers.
+    #[command(flatten, next_help_heading = "Operating")]
+    pub(crate) operate: OperateArgs,
+
     /// HTTP limits.
     #[command(flatten, next_help_heading = "HTTP limits")]
     pub(crate) http: HttpLimitArgs,
@@ -105,6 +113,31 @@ pub struct ServeArgs {
         next_help_heading = "Plugin limits (a plugin's .toml sidecar may override)"
     )]
     pub plugin: PluginLimitArgs,
+}
+
+/// What an operator needs beyond serving: a window on the server, logs a
+/// pipeline can read, and caching headers.
+#[derive(Debug, Args)]
+pub struct OperateArgs {
+    /// Serve /metrics (Prometheus), /healthz, /readyz and a status page at
+    /// / on this address (e.g. 127.0.0.1:9090); off unless given. Keep it
+    /// off the public network.
+    #[arg(long, env = "WASIBIN_ADMIN", value_name = "ADDR")]
+    pub(crate) admin: Option<SocketAddr>,
+
+    /// How the access log (stdout) and the diagnostics (stderr) are written.
+    #[arg(long, env = "WASIBIN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Combined)]
+    pub(crate) log_format: LogFormat,
+
+    /// Cache-Control for static answers: VALUE for the whole site,
+    /// /FOLDER/=VALUE for one folder; repeat for several (the longest folder
+    /// wins).
+    #[arg(
+        long = "cache-control",
+        env = "WASIBIN_CACHE_CONTROL",
+        value_name = "[/FOLDER/=]VALUE"
+    )]
+    pub(crate) cache_control: Vec<String>,
 }
 
 /// The connection loop's limits; defaults are in [`Limits`].
@@ -187,7 +220,11 @@ impl ServeArgs {
             addr: SocketAddr::new(self.bind, self.port),
             static_dir: self.static_dir.clone(),
             plugins_dir: self.plugins.clone(),
-            access_log: !self.quiet,
+            access_log: (!self.quiet).then_some(self.operate.log_format),
+            admin: self.operate.admin,
+            cache_policy: CachePolicy::parse(
+                self.operate.cache_control.iter().map(String::as_str),
+            )?,
             dev: self.dev,
             limits: self.http.to_limits()?,
             engine: self.engine_config()?,
@@ -284,6 +321,24 @@ fn watch_help() -> String {
          file events fall back to polling when the folder cannot be watched",
         DEFAULT_POLL.as_secs()
     )
+}
+
+impl Cli {
+    /// Diagnostics go to stderr (stdout carries the banner and the access
+    /// log), as text or as JSON lines after `--log-format`; `RUST_LOG`
+    /// overrides the default `info` level.
+    pub fn init_logging(&self) {
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false);
+        match self.serve.operate.log_format {
+            LogFormat::Combined => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+            LogFormat::Json => builder.json().with_ansi(false).init(),
+        }
+    }
 }
 
 /// Parse the command line. Help and version print and exit 0; a mistake

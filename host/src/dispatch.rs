@@ -3,6 +3,8 @@
 //! site; local CGI redirects are followed here, inside the server, as GET
 //! requests. The gateway reads a plugin's body, bounded by its `max_body`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::gateway::{Gateway, Outcome};
@@ -10,6 +12,7 @@ use crate::http::{Request, RequestBody, Response, Service};
 use crate::plugins::{LiveRoutes, RouteTable, Routing};
 use crate::runtime::HandlerKind;
 use crate::static_files::StaticFiles;
+use crate::telemetry::RouteLabel;
 
 /// How many local redirects one request may follow before it is a loop (502).
 const MAX_LOCAL_REDIRECTS: usize = 10;
@@ -70,7 +73,7 @@ impl Dispatcher {
             Outcome::Respond(response) => response,
             Outcome::LocalRedirect { .. } => {
                 tracing::warn!(
-                    request_id = req.id,
+                    request_id = %req.id,
                     path = %req.path,
                     "more than {MAX_LOCAL_REDIRECTS} local redirects: answering 502"
                 );
@@ -84,14 +87,23 @@ impl Service for Dispatcher {
     async fn call<'a>(&'a self, req: &'a Request, body: &'a mut RequestBody<'_>) -> Response {
         let table = self.routes.load_full();
         match table.lookup(&req.path) {
-            Routing::NotPlugin => self.serve_static(req).await,
-            Routing::BadPath => Response::error_page(400),
-            Routing::Plugin(m) if m.plugin.module.kind() == HandlerKind::HttpHandler => {
-                self.gateway.serve_http(req, &m, body).await
+            Routing::NotPlugin => {
+                let mut response = self.serve_static(req).await;
+                response.route = RouteLabel::Static;
+                response
             }
+            Routing::BadPath => Response::error_page(400),
             Routing::Plugin(m) => {
-                let outcome = self.gateway.handle(req, &m, body).await;
-                self.follow(&table, req, outcome).await
+                let mut response = if m.plugin.module.kind() == HandlerKind::HttpHandler {
+                    self.gateway.serve_http(req, &m, body).await
+                } else {
+                    let outcome = self.gateway.handle(req, &m, body).await;
+                    self.follow(&table, req, outcome).await
+                };
+                // Counted under the route asked for, wherever a local
+                // redirect led.
+                response.route = RouteLabel::Plugin(Arc::clone(&m.plugin.route));
+                response
             }
         }
     }

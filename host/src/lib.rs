@@ -6,6 +6,7 @@
 //! [`gateway`]). Dependencies point one way: `http` knows nothing of wasm,
 //! `runtime` knows nothing of sockets, `cgi` is pure functions.
 
+mod admin;
 mod cgi;
 pub mod cli;
 mod dispatch;
@@ -19,6 +20,7 @@ pub mod run_cmd;
 pub mod runtime;
 pub mod server;
 mod static_files;
+mod telemetry;
 mod url_path;
 
 /// The `Server` header and `SERVER_SOFTWARE` value.

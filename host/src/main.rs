@@ -1,10 +1,8 @@
 //! The `wasibin` binary: parse the command line, set up logging, run.
 //! Everything else lives in the library so tests and tools share it.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
 use wasibin::cli::{self, Command};
 use wasibin::server::{self, StartError};
 
@@ -18,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::parse();
-    init_logging();
+    cli.init_logging();
     // This runtime only coordinates (start-up, signals, reloads, `wasibin
     // run`); connections are served by the server's own worker threads.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -65,17 +63,4 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Server logs go to stderr (stdout carries the banner and the access log);
-/// `RUST_LOG` overrides the default `info` level.
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
 }

@@ -17,9 +17,12 @@ use http_body_util::BodyExt as _;
 use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
 use crate::http::grammar::{is_field_value, is_token};
-use crate::http::{reason_phrase, Body, Headers, Request, RequestBody, Response, Service, Version};
+use crate::http::{
+    reason_phrase, request_id, Body, Headers, Request, RequestBody, Response, Service, Version,
+};
 use crate::plugins::{Plugin, PluginDefaults, PluginFile, RouteTable, Routing};
 use crate::runtime::{EngineConfig, WasmEngine};
+use crate::telemetry::Telemetry;
 
 /// What `wasibin run` sends to the plugin.
 #[derive(Debug, Args)]
@@ -84,7 +87,7 @@ pub async fn run(
 
     let dispatcher = Dispatcher::new(
         Arc::new(ArcSwap::from_pointee(table)),
-        Gateway::new(engine, true),
+        Gateway::new(engine, true, Arc::new(Telemetry::default())),
         None,
     );
     let response = dispatcher
@@ -129,6 +132,8 @@ fn request(args: &RunArgs, target: &str, body_len: Option<usize>) -> anyhow::Res
     }
     let (path, query) = split_target(target);
     let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut id = String::new();
+    request_id::assign(&mut id, &headers);
     Ok(Request {
         method: args.method.clone(),
         target: target.to_owned(),
@@ -138,7 +143,8 @@ fn request(args: &RunArgs, target: &str, body_len: Option<usize>) -> anyhow::Res
         headers,
         peer: local,
         local,
-        id: 1,
+        secure: false,
+        id,
     })
 }
 

@@ -26,12 +26,14 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
+use crate::admin::Admin;
 use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
-use crate::http::{self, AccessLog, ConnConfig, Limits};
+use crate::http::{self, AccessLog, ConnConfig, Limits, LogFormat};
 use crate::plugins::{PluginDefaults, PluginFolder};
 use crate::runtime::{EngineConfig, WasmEngine};
-use crate::static_files::StaticFiles;
+use crate::static_files::{CachePolicy, StaticFiles};
+use crate::telemetry::Telemetry;
 
 /// Everything the server needs, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -42,8 +44,12 @@ pub struct ServerConfig {
     pub(crate) static_dir: PathBuf,
     /// The plugins folder.
     pub(crate) plugins_dir: PathBuf,
-    /// Access log on stdout.
-    pub(crate) access_log: bool,
+    /// Access log on stdout, in this format; `None` with `--quiet`.
+    pub(crate) access_log: Option<LogFormat>,
+    /// Where the admin listener listens; `None` when it is off.
+    pub(crate) admin: Option<SocketAddr>,
+    /// `Cache-Control` for static answers.
+    pub(crate) cache_policy: CachePolicy,
     /// Plugin failure details in error pages.
     pub(crate) dev: bool,
     /// Connection-loop limits.
@@ -84,38 +90,61 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let listener = bind(config.addr)?;
     let local = listener.local_addr().context("reading the bound address")?;
 
+    let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(WasmEngine::new(&config.engine).context("starting the wasm engine")?);
-    let plugins = Arc::new(
-        PluginFolder::load(
-            &config.plugins_dir,
-            Arc::clone(&engine),
-            config.plugin_defaults.clone(),
-        )
-        .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?,
-    );
+    let plugins = PluginFolder::open(
+        &config.plugins_dir,
+        Arc::clone(&engine),
+        config.plugin_defaults.clone(),
+        Arc::clone(&telemetry),
+    )
+    .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // The admin listener answers while the first scan runs: `/readyz`
+    // says 503 until it is done, `/healthz` 200 from the start.
+    let admin = match config.admin {
+        Some(addr) => Some(start_admin(
+            addr,
+            Admin::new(Arc::clone(&telemetry), plugins.clone(), Arc::clone(&engine)),
+            &config.limits,
+        )?),
+        None => None,
+    };
+    plugins
+        .rescan()
+        .await
+        .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
+    telemetry.health.set_scanned();
+    let plugins = Arc::new(plugins);
     let exclude: Vec<PathBuf> = std::fs::canonicalize(&config.plugins_dir)
         .into_iter()
         .collect();
-    let statics = StaticFiles::new(&config.static_dir, exclude)
+    let statics = StaticFiles::new(&config.static_dir, exclude, config.cache_policy.clone())
         .with_context(|| format!("opening static folder {}", config.static_dir.display()))?;
 
     // Handlers go in before the banner: from then on a client (or a test)
     // may signal us, and the default action would kill the process.
     let signals = Signals::install();
-    announce(&config, local, &plugins, &statics);
+    announce(
+        &config,
+        local,
+        admin.as_ref().map(|a| a.addr),
+        &plugins,
+        &statics,
+    );
 
-    let access_log = config.access_log.then(AccessLog::stdout);
+    let access_log = config.access_log.map(AccessLog::stdout);
     let conn_config = ConnConfig {
         limits: config.limits.clone(),
         access_log: access_log.clone(),
+        telemetry: Some(Arc::clone(&telemetry)),
     };
     let dispatcher = Arc::new(Dispatcher::new(
         plugins.live_routes(),
-        Gateway::new(engine, config.dev),
+        Gateway::new(engine, config.dev, Arc::clone(&telemetry)),
         Some(statics.clone()),
     ));
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let workers = start_workers(
         config.workers,
         &dispatcher,
@@ -137,6 +166,9 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     )
     .await;
 
+    // Not ready from now on, so a load balancer stops sending traffic
+    // while the connections in flight finish.
+    telemetry.health.set_draining();
     drop(listener);
     let _ = shutdown_tx.send(true);
     tracing::info!(grace = ?config.grace, "stopping: waiting for in-flight requests");
@@ -147,11 +179,69 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         tracing::warn!("grace period over: closing the remaining connections");
     }
     let _ = reloader.await;
+    if let Some(admin) = admin {
+        admin.task.abort();
+    }
     if let Some(log) = access_log {
         log.flush();
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The admin listener, serving on the coordinating thread: its traffic is
+/// a scrape every few seconds, not worth a worker's time.
+struct AdminListener {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Bind the admin address and serve [`Admin`] on it until the process
+/// stops: it keeps answering while the server drains (`/readyz`: 503), so
+/// its connections do not take the public port's stop signal.
+fn start_admin(
+    addr: SocketAddr,
+    admin: Admin,
+    limits: &Limits,
+) -> Result<AdminListener, StartError> {
+    let listener = bind(addr)?;
+    let addr = listener
+        .local_addr()
+        .context("reading the admin listener's address")?;
+    let admin = Arc::new(admin);
+    let config = Arc::new(ConnConfig {
+        limits: limits.clone(),
+        access_log: None,
+        telemetry: None,
+    });
+    // Admin connections never drain by themselves: the task is aborted once
+    // the server has stopped.
+    let (never_stops, shutdown) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        // Held here: a dropped sender would read as a stop signal.
+        let _never_stops = never_stops;
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(pair) => pair,
+                Err(err) => {
+                    accept_error(&err).await;
+                    continue;
+                }
+            };
+            let Ok(local) = stream.local_addr() else {
+                continue;
+            };
+            tokio::spawn(http::serve_connection(
+                stream,
+                peer,
+                local,
+                Arc::clone(&admin),
+                Arc::clone(&config),
+                shutdown.clone(),
+            ));
+        }
+    });
+    Ok(AdminListener { addr, task })
 }
 
 /// A connection the main thread accepted, on its way to a worker.
@@ -224,6 +314,7 @@ fn start_workers(
                 conn_config: Arc::new(ConnConfig {
                     limits: conn_config.limits.clone(),
                     access_log: conn_config.access_log.as_ref().map(AccessLog::for_worker),
+                    telemetry: conn_config.telemetry.clone(),
                 }),
                 shutdown_rx: shutdown_rx.clone(),
                 grace,
@@ -422,6 +513,7 @@ fn raise_fd_limit() {
 fn announce(
     config: &ServerConfig,
     local: SocketAddr,
+    admin: Option<SocketAddr>,
     plugins: &PluginFolder,
     statics: &StaticFiles,
 ) {
@@ -435,6 +527,9 @@ fn announce(
         if routes.len() == 1 { "" } else { "s" },
         display_dir(&config.plugins_dir),
     );
+    if let Some(admin) = admin {
+        println!("  admin: http://{admin}/ (status page, /metrics, /healthz, /readyz)");
+    }
     for plugin in &routes {
         println!(
             "  {:<24} {} ({}) {}",

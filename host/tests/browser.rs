@@ -1,16 +1,19 @@
 //! Pages in a real browser: headless Chromium (Debian's `chromium`) loads
-//! a page of the example site and the test reads the DOM it built. Skipped
+//! a page (of the example site, or the admin listener's status page) and
+//! the test reads the DOM it built. Skipped
 //! with a note where Chromium is not installed (CI sets
 //! `WASIBIN_REQUIRE_ALL_TOOLCHAINS=1`, which makes a skip a failure).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod plugins_support;
 mod support;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plugins_support::Site;
 use support::*;
 
 /// Chromium's own start-up and the page's few seconds of events.
@@ -110,4 +113,67 @@ fn the_events_page_shows_each_event_the_handler_streams() {
         assert!(dom.contains(&format!("tick {tick} of 3</li>")), "{dom}");
     }
     assert!(dom.contains(r#"<p id="status">done</p>"#), "{dom}");
+}
+
+#[test]
+fn the_status_page_shows_routes_reloads_counters_and_the_last_errors() {
+    let site = Site::new();
+    site.plugin("fine", &printing(b"Content-Type: text/plain\n\nfine\n"))
+        .plugin("trap", &fixture("trap"));
+    let server = site.start(&["--admin", "127.0.0.1:0"]);
+    let admin = server.admin_addr();
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/fine").status, 200);
+    }
+    let failed = request(
+        server.addr,
+        "GET",
+        "/trap",
+        &[("X-Request-Id", "trap-req-1")],
+        b"",
+    );
+    assert_eq!(failed.status, 502);
+    // A bad upload over a working plugin: refused, the old version serves.
+    std::fs::write(site.plugins().join("fine.wasm"), b"not a module").unwrap();
+    assert!(
+        server.wait_for_log("refused", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    assert_eq!(get(server.addr, "/fine").status, 200);
+
+    let Some(dom) = dump_dom(&format!("http://{admin}/")) else {
+        skip("browser: skipped, chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    assert!(
+        dom.contains(r#"<span id="state" class="badge ok">ready</span>"#),
+        "{dom}"
+    );
+    let fine = row_of(&dom, r#"data-route="/fine""#);
+    assert!(
+        fine.contains(r#"<td class="kind">WASI p1 command</td>"#),
+        "{fine}"
+    );
+    assert!(fine.contains(r#"<td class="requests">4</td>"#), "{fine}");
+    assert!(
+        fine.contains("refused") && fine.contains("still serving"),
+        "the refusal shows beside the version that serves: {fine}"
+    );
+    let trap = row_of(&dom, r#"data-route="/trap""#);
+    assert!(trap.contains(r#"<td class="failures">1</td>"#), "{trap}");
+    let error = row_of(&dom, r#"data-request-id="trap-req-1""#);
+    assert!(error.contains("<td>502</td>"), "{error}");
+    assert!(error.contains("<td>/trap</td>"), "{error}");
+    assert!(dom.contains(r#"<b id="counter-5xx">1</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="counter-refused">1</b>"#), "{dom}");
+}
+
+/// The `<tr ...>` element carrying `attr`, up to its end.
+fn row_of<'a>(dom: &'a str, attr: &str) -> &'a str {
+    let start = dom
+        .find(attr)
+        .unwrap_or_else(|| panic!("no row with {attr} in:\n{dom}"));
+    let end = dom[start..].find("</tr>").map_or(dom.len(), |i| start + i);
+    &dom[start..end]
 }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use percent_encoding::percent_decode_str;
 
 use crate::http::grammar::is_hop_by_hop;
-use crate::http::Request;
+use crate::http::{request_id, Request};
 
 /// Where a request landed inside a plugin mount; the router computes it.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,9 @@ const NOT_PASSED: &[&str] = &[
     "content-length",
     "proxy",
     "proxy-authorization",
+    // Given as REQUEST_ID and HTTP_X_REQUEST_ID with the id the server
+    // answers with, which may not be the client's.
+    request_id::HEADER,
 ];
 
 /// The environment of one invocation: the sidecar's variables first, then
@@ -74,6 +77,14 @@ pub(crate) fn meta_variables(
     set("QUERY_STRING", req.query.clone().unwrap_or_default());
     set("REMOTE_ADDR", plain_ip(req.peer.ip()).to_string());
     set("REMOTE_PORT", req.peer.port().to_string());
+    // Apache's names for the scheme; HTTPS only on TLS connections.
+    let scheme = if req.secure { "https" } else { "http" };
+    set("REQUEST_SCHEME", scheme.to_owned());
+    if req.secure {
+        set("HTTPS", "on".to_owned());
+    }
+    set("REQUEST_ID", req.id.clone());
+    set("HTTP_X_REQUEST_ID", req.id.clone());
     if req.headers.contains("content-type") {
         let value = req.headers.get("content-type").unwrap_or_default();
         set("CONTENT_TYPE", String::from_utf8_lossy(value).into_owned());
@@ -87,7 +98,7 @@ pub(crate) fn meta_variables(
         .map_or(String::new(), |q| format!("?{q}"));
     set(
         "X_FULL_URL",
-        format!("http://{server_name}:{server_port}{}{query}", req.path),
+        format!("{scheme}://{server_name}:{server_port}{}{query}", req.path),
     );
     // WAGI names a wildcard route `/mount/...`: every path below it matches.
     set("X_MATCHED_ROUTE", format!("{}/...", mount.script_name));
@@ -233,7 +244,8 @@ mod tests {
             headers: h,
             peer: "[::ffff:10.1.2.3]:4567".parse().unwrap(),
             local: "127.0.0.1:8000".parse().unwrap(),
-            id: 7,
+            secure: false,
+            id: "7".to_owned(),
         }
     }
 

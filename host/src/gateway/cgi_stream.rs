@@ -15,21 +15,7 @@ use crate::http::{Body, BodySink, StreamBody, StreamError};
 use crate::plugins::GatePermit;
 use crate::runtime::{CgiRun, RunError};
 
-/// Names a request in the log lines written after its answer started.
-#[derive(Debug, Clone)]
-pub(super) struct Tag {
-    route: String,
-    request_id: u64,
-}
-
-impl Tag {
-    pub(super) fn new(route: &str, request_id: u64) -> Tag {
-        Tag {
-            route: route.to_owned(),
-            request_id,
-        }
-    }
-}
+use super::{failure_of, FailureTag};
 
 /// The body of a guest still running.
 pub(super) fn streamed(
@@ -38,11 +24,10 @@ pub(super) fn streamed(
     permit: GatePermit,
     length: Option<u64>,
     request_body: Option<BodySink>,
-    tag: Tag,
+    tag: FailureTag,
 ) -> Body {
     let mut run = run;
-    run.guest
-        .run_apart(format!("{} req {}", tag.route, tag.request_id));
+    run.guest.run_apart(tag.log_tag());
     let body = GuestStdout {
         first: (!first.is_empty()).then_some(first),
         run,
@@ -61,7 +46,7 @@ struct GuestStdout {
     run: CgiRun,
     /// The plugin's admission permit, held until the guest is done.
     _permit: GatePermit,
-    tag: Tag,
+    tag: FailureTag,
 }
 
 impl http_body::Body for GuestStdout {
@@ -85,13 +70,18 @@ impl http_body::Body for GuestStdout {
             Some(Ok(exit_code)) => {
                 tracing::warn!(
                     route = %self.tag.route,
-                    request_id = self.tag.request_id,
+                    request_id = %self.tag.request_id,
                     exit_code,
                     "plugin exited with a non-zero status after a complete response; served it"
                 );
                 None
             }
-            Some(Err(err)) => Some(Err(err)),
+            Some(Err(err)) => {
+                // The connection logs the cut-off; this counts it.
+                self.tag
+                    .count_after_head(failure_of(&err), &err.to_string());
+                Some(Err(err))
+            }
         })
     }
 }

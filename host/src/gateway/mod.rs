@@ -19,6 +19,7 @@ use http_body_util::BodyExt as _;
 use crate::http::{body_channel, Body, BodyError, BodySink, Request, RequestBody, Response};
 use crate::plugins::{GatePermit, Plugin, RouteMatch};
 use crate::runtime::{CgiRun, Invocation, RunError, Stdin, StdinError, WasmEngine};
+use crate::telemetry::{Failure, RouteLabel, Telemetry};
 
 mod cgi_stream;
 mod wasi_http;
@@ -43,13 +44,19 @@ pub(crate) enum Outcome {
 pub(crate) struct Gateway {
     engine: Arc<WasmEngine>,
     dev: bool,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Gateway {
     /// `dev` puts failure details into error pages (never in production: a
     /// guest's error text may reveal its configuration).
-    pub(crate) fn new(engine: Arc<WasmEngine>, dev: bool) -> Gateway {
-        Gateway { engine, dev }
+    /// Failures are counted and listed in `telemetry`.
+    pub(crate) fn new(engine: Arc<WasmEngine>, dev: bool, telemetry: Arc<Telemetry>) -> Gateway {
+        Gateway {
+            engine,
+            dev,
+            telemetry,
+        }
     }
 
     /// Run `m`'s plugin for `req` with `body` on stdin: a body of up to
@@ -83,12 +90,7 @@ impl Gateway {
             },
         };
         let Ok(permit) = plugin.gate.acquire().await else {
-            tracing::warn!(
-                route = %plugin.route,
-                request_id = req.id,
-                "plugin busy: its queue is full, answering 503"
-            );
-            return Outcome::Respond(busy());
+            return Outcome::Respond(self.queue_full(plugin, req));
         };
         let mount = Mount {
             script_name: &m.script_name,
@@ -104,7 +106,7 @@ impl Gateway {
             env: cgi::meta_variables(req, mount, body_len, policy),
             stdin,
             preopens: plugin.config.preopens.clone(),
-            log_tag: format!("{} req {}", plugin.route, req.id),
+            log_tag: self.tag(plugin, req).log_tag(),
             allowed_outbound: plugin.config.allowed_outbound.clone(),
         };
         let mut run = match self
@@ -144,7 +146,7 @@ impl Gateway {
                         None => {}
                         Some(Early::Done(outcome)) => return outcome,
                         Some(Early::Stream(reply, first)) => {
-                            let tag = cgi_stream::Tag::new(&plugin.route, req.id);
+                            let tag = self.tag(plugin, req);
                             return Outcome::streamed(reply, first, run, permit, sink, tag);
                         }
                     }
@@ -166,7 +168,7 @@ impl Gateway {
                 if exit_code != 0 {
                     tracing::warn!(
                         route = %plugin.route,
-                        request_id = req.id,
+                        request_id = %req.id,
                         exit_code,
                         "plugin exited with a non-zero status after a complete response; serving it"
                     );
@@ -179,7 +181,7 @@ impl Gateway {
                 } else {
                     format!("exited with status {exit_code} without a complete response ({err})")
                 };
-                Outcome::Respond(self.failure(plugin, req, 502, &detail))
+                Outcome::Respond(self.failure(plugin, req, Failure::BadResponse, &detail))
             }
         }
     }
@@ -200,7 +202,7 @@ impl Gateway {
             Err(err) => Some(Early::Done(Outcome::Respond(self.failure(
                 plugin,
                 req,
-                502,
+                Failure::BadResponse,
                 &format!("malformed CGI response: {err}"),
             )))),
             Ok(None) => None,
@@ -221,28 +223,37 @@ impl Gateway {
     /// The answer to a run that failed: 503 when the server is saturated,
     /// 504 past the time limit, 502 for anything the guest did.
     fn run_failed(&self, plugin: &Plugin, req: &Request, err: &RunError) -> Response {
-        match err {
-            RunError::Busy => {
-                tracing::warn!(
-                    route = %plugin.route,
-                    request_id = req.id,
-                    "{err}; answering 503"
-                );
-                busy()
-            }
-            RunError::Timeout => self.failure(plugin, req, 504, &err.to_string()),
-            _ => self.failure(plugin, req, 502, &err.to_string()),
+        self.failure(plugin, req, failure_of(err), &err.to_string())
+    }
+
+    /// 503 for a plugin whose instances are all running and whose queue is full.
+    fn queue_full(&self, plugin: &Plugin, req: &Request) -> Response {
+        self.failure(
+            plugin,
+            req,
+            Failure::Overloaded,
+            "plugin busy: its queue is full",
+        )
+    }
+
+    /// Names `req` in what is logged and counted after its answer started.
+    fn tag(&self, plugin: &Plugin, req: &Request) -> FailureTag {
+        FailureTag {
+            route: Arc::clone(&plugin.route),
+            request_id: req.id.clone(),
+            telemetry: Arc::clone(&self.telemetry),
         }
     }
 
-    /// Log why `plugin` failed `req` and build the page the client gets.
-    fn failure(&self, plugin: &Plugin, req: &Request, status: u16, detail: &str) -> Response {
-        tracing::warn!(
-            route = %plugin.route,
-            request_id = req.id,
-            status,
-            "plugin failed: {detail}"
-        );
+    /// Log, count and list why `plugin` failed `req`, and build the page
+    /// the client gets: 503 (with `Retry-After`) when it was turned away,
+    /// 504 past its time limit, 502 for the rest.
+    fn failure(&self, plugin: &Plugin, req: &Request, reason: Failure, detail: &str) -> Response {
+        let status = status_of(reason);
+        self.tag(plugin, req).record(status, reason, detail);
+        if status == 503 {
+            return busy();
+        }
         let mut response = Response::error_page(status);
         if self.dev {
             let mut page = String::with_capacity(256 + detail.len());
@@ -259,6 +270,68 @@ impl Gateway {
             response.body = Body::Bytes(Bytes::from(page));
         }
         response
+    }
+}
+
+/// Names one request in what is logged, counted and listed when its plugin
+/// fails, also after the answer started (when the gateway is long done).
+#[derive(Debug, Clone)]
+pub(crate) struct FailureTag {
+    route: Arc<str>,
+    request_id: String,
+    telemetry: Arc<Telemetry>,
+}
+
+impl FailureTag {
+    /// The guest's log tag: its stderr lines carry the route and the id.
+    fn log_tag(&self) -> String {
+        format!("{} req {}", self.route, self.request_id)
+    }
+
+    /// A failure after the head went out: the connection cuts the answer
+    /// off and logs it; this counts and lists it.
+    fn count_after_head(&self, reason: Failure, detail: &str) {
+        self.telemetry.metrics.plugin_failed(&self.route, reason);
+        self.telemetry.errors.push(
+            &self.route,
+            &self.request_id,
+            status_of(reason),
+            &format!("after the head was sent: {detail}"),
+        );
+    }
+
+    /// One failure: a log line, a count by reason, an entry on the status page.
+    fn record(&self, status: u16, reason: Failure, detail: &str) {
+        if reason == Failure::Overloaded {
+            tracing::warn!(route = %self.route, request_id = %self.request_id, "{detail}; answering 503");
+        } else {
+            tracing::warn!(route = %self.route, request_id = %self.request_id, status, "plugin failed: {detail}");
+        }
+        self.telemetry.metrics.plugin_failed(&self.route, reason);
+        self.telemetry
+            .errors
+            .push(&self.route, &self.request_id, status, detail);
+    }
+}
+
+/// The metric's reason for a run's failure.
+fn failure_of(err: &RunError) -> Failure {
+    match err {
+        RunError::Timeout => Failure::Timeout,
+        RunError::StdoutTooLarge => Failure::OutputLimit,
+        RunError::MemoryLimit => Failure::MemoryLimit,
+        RunError::Busy => Failure::Overloaded,
+        RunError::Trap(_) => Failure::Trap,
+        RunError::Host(_) => Failure::Host,
+    }
+}
+
+/// The status a failure answers with, before the head went out.
+fn status_of(reason: Failure) -> u16 {
+    match reason {
+        Failure::Overloaded => 503,
+        Failure::Timeout => 504,
+        _ => 502,
     }
 }
 
@@ -285,7 +358,7 @@ async fn pump(body: &mut RequestBody<'_>, sink: Option<&BodySink>) -> Result<boo
 /// closes.
 fn refused_body(plugin: &Plugin, req: &Request, err: &BodyError) -> Response {
     tracing::info!(
-        request_id = req.id,
+        request_id = %req.id,
         route = %plugin.route,
         error = %err,
         "request body refused"
@@ -329,6 +402,7 @@ impl Outcome {
                     headers,
                     body,
                     close: false,
+                    route: RouteLabel::None,
                 })
             }
         }
@@ -343,7 +417,7 @@ impl Outcome {
         run: CgiRun,
         permit: GatePermit,
         request_body: Option<BodySink>,
-        tag: cgi_stream::Tag,
+        tag: FailureTag,
     ) -> Outcome {
         match reply {
             Reply::LocalRedirect { path, query } => Outcome::LocalRedirect { path, query },
@@ -359,6 +433,7 @@ impl Outcome {
                 headers,
                 body: cgi_stream::streamed(first, run, permit, length, request_body, tag),
                 close: false,
+                route: RouteLabel::None,
             }),
         }
     }
@@ -409,7 +484,8 @@ mod tests {
         config.limits.max_memory = 16 << 20;
         tune(&mut config);
         let plugin = Plugin {
-            route: format!("/{name}"),
+            route: Arc::from(format!("/{name}")),
+            loaded_at: std::time::SystemTime::now(),
             name: name.to_owned(),
             file,
             hash: "test".to_owned(),
@@ -437,7 +513,8 @@ mod tests {
             headers,
             peer: "127.0.0.1:1".parse().unwrap(),
             local: "127.0.0.1:2".parse().unwrap(),
-            id: 1,
+            secure: false,
+            id: "1".to_owned(),
         }
     }
 
@@ -453,7 +530,7 @@ mod tests {
     #[tokio::test]
     async fn fixtures_map_to_their_status() {
         let runtime = runtime();
-        let gateway = Gateway::new(Arc::clone(&runtime), false);
+        let gateway = Gateway::new(Arc::clone(&runtime), false, Arc::default());
         let cases: &[(&str, u16)] = &[
             ("loop", 504),
             ("trap", 502),
@@ -492,7 +569,7 @@ mod tests {
         let m = fixture_match(&runtime, "no_content_type", |_| {});
         let req = get("/no_content_type");
         for (dev, shown) in [(false, false), (true, true)] {
-            let gateway = Gateway::new(Arc::clone(&runtime), dev);
+            let gateway = Gateway::new(Arc::clone(&runtime), dev, Arc::default());
             let Outcome::Respond(r) = gateway
                 .handle(&req, &m, &mut RequestBody::from_bytes(Bytes::new()))
                 .await
@@ -510,7 +587,7 @@ mod tests {
     #[tokio::test]
     async fn argv_and_stdin_reach_the_guest() {
         let runtime = runtime();
-        let gateway = Gateway::new(Arc::clone(&runtime), false);
+        let gateway = Gateway::new(Arc::clone(&runtime), false, Arc::default());
         let mut req = get("/args");
         req.query = Some("a+b%21".into());
         let m = fixture_match(&runtime, "args", |_| {});

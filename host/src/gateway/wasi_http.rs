@@ -12,13 +12,15 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 
-use super::{busy, pump, refused_body, Gateway};
+use super::{failure_of, pump, refused_body, FailureTag, Gateway};
 use crate::http::grammar::{is_field_value, is_hop_by_hop, is_server_written};
+use crate::http::request_id;
 use crate::http::{
     body_channel, Body, BodyError, Headers, Request, RequestBody, Response, StreamBody, StreamError,
 };
 use crate::plugins::{GatePermit, Plugin, RouteMatch};
 use crate::runtime::{GuestBody, HttpInvocation, RunError};
+use crate::telemetry::Failure;
 
 impl Gateway {
     /// Run `m`'s wasi:http handler for `req`, feeding it `body` as it comes.
@@ -34,23 +36,18 @@ impl Gateway {
             return refused_body(plugin, req, &BodyError::TooLarge { limit });
         }
         let Ok(permit) = plugin.gate.acquire().await else {
-            tracing::warn!(
-                route = %plugin.route,
-                request_id = req.id,
-                "plugin busy: its queue is full, answering 503"
-            );
-            return busy();
+            return self.queue_full(plugin, req);
         };
         let (sink, stream) = body_channel(limit, body.declared_len());
         let request = match guest_request(req, plugin, stream.map_err(wasi_body_error)) {
             Ok(request) => request,
-            Err(detail) => return self.failure(plugin, req, 502, &detail),
+            Err(detail) => return self.failure(plugin, req, Failure::Host, &detail),
         };
         let invocation = HttpInvocation {
             request,
-            https: false,
+            https: req.secure,
             allowed_outbound: plugin.config.allowed_outbound.clone(),
-            log_tag: format!("{} req {}", plugin.route, req.id),
+            log_tag: self.tag(plugin, req).log_tag(),
         };
         let run = match self
             .engine
@@ -87,7 +84,7 @@ impl Gateway {
                 return self.failure(
                     plugin,
                     req,
-                    502,
+                    Failure::BadResponse,
                     &format!("invalid response head: {detail}"),
                 )
             }
@@ -95,6 +92,7 @@ impl Gateway {
         let frames = HeldBody {
             body: guest_body,
             _permit: permit,
+            tag: self.tag(plugin, req),
         }
         .map_err(|e| Box::new(e) as StreamError);
         let mut response = Response::new(status);
@@ -136,7 +134,7 @@ fn guest_request<B>(req: &Request, plugin: &Plugin, body: B) -> Result<http::Req
         None => req.path.clone(),
     };
     let uri = http::Uri::builder()
-        .scheme("http")
+        .scheme(if req.secure { "https" } else { "http" })
         .authority(authority)
         .path_and_query(path_and_query)
         .build()
@@ -146,13 +144,16 @@ fn guest_request<B>(req: &Request, plugin: &Plugin, body: B) -> Result<http::Req
     let mut builder = http::Request::builder().method(method).uri(uri);
     for (name, value) in req.headers.iter() {
         if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(request_id::HEADER)
             || (!plugin.config.pass_authorization && name.eq_ignore_ascii_case("authorization"))
         {
             continue;
         }
         builder = builder.header(name, value);
     }
+    // The id the server answers with and logs, whatever the client sent.
     builder
+        .header(request_id::HEADER, req.id.as_str())
         .body(body)
         .map_err(|e| format!("the request does not convert: {e}"))
 }
@@ -186,6 +187,7 @@ fn guest_head(parts: &http::response::Parts) -> Result<(u16, Headers), String> {
 struct HeldBody {
     body: GuestBody,
     _permit: GatePermit,
+    tag: FailureTag,
 }
 
 impl http_body::Body for HeldBody {
@@ -196,7 +198,12 @@ impl http_body::Body for HeldBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RunError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let frame = std::task::ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(Err(err)) = &frame {
+            // The connection logs the cut-off; this counts it.
+            self.tag.count_after_head(failure_of(err), &err.to_string());
+        }
+        Poll::Ready(frame)
     }
 }
 

@@ -1,4 +1,6 @@
-//! The access log: one Combined Log Format line per request.
+//! The access log: one line per request, in the Combined Log Format with
+//! the request id as a last field, or as one JSON object (`--log-format
+//! json`) for log pipelines that parse JSON.
 //!
 //! Each worker thread appends formatted lines to a buffer of its own (its
 //! lock is shared only with the writer's swap, never with another worker, so
@@ -31,6 +33,17 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 pub(crate) struct AccessLog {
     handle: Arc<Handle>,
     buffer: Arc<Buffer>,
+    format: LogFormat,
+}
+
+/// How each line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Apache's Combined Log Format, the request id appended in quotes.
+    #[default]
+    Combined,
+    /// One JSON object a line (the diagnostics on stderr too).
+    Json,
 }
 
 /// Owned by the handles only (not by the writer thread), so dropping the
@@ -93,6 +106,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) referer: Option<&'a [u8]>,
     /// The `User-Agent` header.
     pub(crate) user_agent: Option<&'a [u8]>,
+    /// The request's id (see `request_id`).
+    pub(crate) request_id: &'a str,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,12 +116,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AccessLog {
     /// A log writing to the process's stdout.
-    pub(crate) fn stdout() -> AccessLog {
-        Self::to_writer(Box::new(std::io::stdout()))
+    pub(crate) fn stdout(format: LogFormat) -> AccessLog {
+        Self::to_writer(Box::new(std::io::stdout()), format)
     }
 
     /// A log writing to `sink` (tests capture lines this way).
-    pub(crate) fn to_writer(sink: Box<dyn Write + Send>) -> AccessLog {
+    pub(crate) fn to_writer(sink: Box<dyn Write + Send>, format: LogFormat) -> AccessLog {
         let buffer = Arc::new(Buffer::default());
         let shared = Arc::new(Shared {
             buffers: Mutex::new(vec![Arc::clone(&buffer)]),
@@ -124,6 +139,7 @@ impl AccessLog {
         AccessLog {
             handle: Arc::new(Handle { shared }),
             buffer,
+            format,
         }
     }
 
@@ -134,6 +150,7 @@ impl AccessLog {
         AccessLog {
             handle: Arc::clone(&self.handle),
             buffer,
+            format: self.format,
         }
     }
 
@@ -151,7 +168,10 @@ impl AccessLog {
             return;
         }
         let before = pending.buf.len();
-        format_exchange(&mut pending.buf, exchange);
+        match self.format {
+            LogFormat::Combined => format_exchange(&mut pending.buf, exchange),
+            LogFormat::Json => format_json(&mut pending.buf, exchange),
+        }
         let crossed = before < HIGH_WATER && pending.buf.len() >= HIGH_WATER;
         drop(pending);
         if crossed {
@@ -223,8 +243,8 @@ impl Shared {
     }
 }
 
-/// `%h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, with nginx's
-/// escaping of client-controlled bytes.
+/// `%h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{X-Request-Id}o"`,
+/// with nginx's escaping of client-controlled bytes.
 fn format_exchange(out: &mut Vec<u8>, e: &Exchange<'_>) {
     // Writing to a Vec cannot fail.
     let _ = write!(out, "{} - - [", e.peer);
@@ -248,7 +268,52 @@ fn format_exchange(out: &mut Vec<u8>, e: &Exchange<'_>) {
     quoted_or_dash(out, e.referer);
     out.extend_from_slice(b"\" \"");
     quoted_or_dash(out, e.user_agent);
+    out.extend_from_slice(b"\" \"");
+    quoted_or_dash(out, Some(e.request_id.as_bytes()));
     out.extend_from_slice(b"\"\n");
+}
+
+/// The same fields as one JSON object; bytes that are not UTF-8 are
+/// replaced (U+FFFD), and serde_json escapes the rest, so a client cannot
+/// break the line.
+fn format_json(out: &mut Vec<u8>, e: &Exchange<'_>) {
+    fn string(out: &mut Vec<u8>, value: &str) {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    fn bytes_or_null(out: &mut Vec<u8>, value: Option<&[u8]>) {
+        match value {
+            Some(v) if !v.is_empty() => string(out, &String::from_utf8_lossy(v)),
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b"{\"time\":\"");
+    super::date::with_rfc3339_date(|d| out.extend_from_slice(d));
+    let _ = write!(out, "\",\"remote_addr\":\"{}\",\"request_id\":", e.peer);
+    string(out, e.request_id);
+    match e.request {
+        RequestLine::Parsed {
+            method,
+            target,
+            version,
+        } => {
+            out.extend_from_slice(b",\"method\":");
+            string(out, method);
+            out.extend_from_slice(b",\"target\":");
+            string(out, target);
+            let _ = write!(out, ",\"protocol\":\"{}\"", version.as_str());
+        }
+        RequestLine::Raw(line) => {
+            out.extend_from_slice(b",\"request\":");
+            string(out, &String::from_utf8_lossy(line));
+        }
+    }
+    let _ = write!(out, ",\"status\":{},\"bytes\":{}", e.status, e.bytes);
+    out.extend_from_slice(b",\"referer\":");
+    bytes_or_null(out, e.referer);
+    out.extend_from_slice(b",\"user_agent\":");
+    bytes_or_null(out, e.user_agent);
+    out.extend_from_slice(b"}\n");
 }
 
 fn quoted_or_dash(out: &mut Vec<u8>, value: Option<&[u8]>) {
@@ -316,11 +381,12 @@ pub(crate) mod tests {
                 bytes: 1024,
                 referer: None,
                 user_agent: Some(b"curl/8 \x1b[31m\"x\"\n"),
+                request_id: "r1",
             },
         );
         let line = String::from_utf8(out).unwrap();
         assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
-        assert!(line.contains(" +0000] \"GET /a\\x22b\\x5Cc HTTP/1.1\" 200 1024 \"-\" \"curl/8 \\x1B[31m\\x22x\\x22\\x0A\"\n"), "{line}");
+        assert!(line.contains(" +0000] \"GET /a\\x22b\\x5Cc HTTP/1.1\" 200 1024 \"-\" \"curl/8 \\x1B[31m\\x22x\\x22\\x0A\" \"r1\"\n"), "{line}");
         assert_eq!(line.matches('\n').count(), 1);
     }
 
@@ -336,20 +402,52 @@ pub(crate) mod tests {
                 bytes: 0,
                 referer: Some(b"http://r/"),
                 user_agent: None,
+                request_id: "r2",
             },
         );
         let line = String::from_utf8(out).unwrap();
         assert!(line.starts_with("::1 - - ["));
         assert!(
-            line.ends_with("\"GARBAGE \\xFF\" 400 0 \"http://r/\" \"-\"\n"),
+            line.ends_with("\"GARBAGE \\xFF\" 400 0 \"http://r/\" \"-\" \"r2\"\n"),
             "{line}"
         );
     }
 
     #[test]
+    fn json_lines_are_one_object_each_whatever_the_client_sent() {
+        let mut out = Vec::new();
+        format_json(
+            &mut out,
+            &Exchange {
+                peer: "::1".parse().unwrap(),
+                request: RequestLine::Parsed {
+                    method: "GET",
+                    target: "/a\"b\n",
+                    version: Version::Http11,
+                },
+                status: 200,
+                bytes: 5,
+                referer: None,
+                user_agent: Some(b"ua \xff\x00"),
+                request_id: "abc",
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches('\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["target"], "/a\"b\n");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["request_id"], "abc");
+        assert_eq!(v["referer"], serde_json::Value::Null);
+        assert_eq!(v["user_agent"], "ua \u{fffd}\u{0}");
+        assert_eq!(v["remote_addr"], "::1");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
     fn lines_reach_the_sink_on_flush_and_on_drop() {
         let captured = Captured::default();
-        let log = AccessLog::to_writer(Box::new(captured.clone()));
+        let log = AccessLog::to_writer(Box::new(captured.clone()), LogFormat::Combined);
         let entry = Exchange {
             peer: "10.0.0.1".parse().unwrap(),
             request: RequestLine::Raw(b"-"),
@@ -357,6 +455,7 @@ pub(crate) mod tests {
             bytes: 0,
             referer: None,
             user_agent: None,
+            request_id: "r",
         };
         log.log(&entry);
         log.flush();
@@ -377,7 +476,7 @@ pub(crate) mod tests {
     #[test]
     fn each_worker_keeps_its_own_order() {
         let captured = Captured::default();
-        let log = AccessLog::to_writer(Box::new(captured.clone()));
+        let log = AccessLog::to_writer(Box::new(captured.clone()), LogFormat::Combined);
         let workers = [log.for_worker(), log.for_worker()];
         for i in 0..50u64 {
             for (w, worker) in workers.iter().enumerate() {
@@ -388,6 +487,7 @@ pub(crate) mod tests {
                     bytes: i,
                     referer: None,
                     user_agent: None,
+                    request_id: "r",
                 });
             }
         }

@@ -7,7 +7,6 @@
 //! are reused from one request to the next.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Buf;
@@ -22,7 +21,8 @@ use super::head::{parse_head, Expect, Head, Rejection};
 use super::io::{ConnIo, ReadError, COPY_BODY_MAX};
 use super::response::{encode_head, status_has_no_body, ConnectionHeader, Framing, StreamBody};
 use super::sink::BodySink;
-use super::{Body, Limits, Request, Response, Service, Version};
+use super::{request_id, Body, Headers, Limits, Request, Response, Service, Version};
+use crate::telemetry::{RouteLabel, Telemetry};
 
 /// Most bytes of an unparseable request line copied into the access log.
 const LOGGED_LINE_MAX: usize = 1024;
@@ -34,10 +34,10 @@ pub(crate) struct ConnConfig {
     pub(crate) limits: Limits,
     /// Where finished exchanges are logged; `None` with `--quiet`.
     pub(crate) access_log: Option<AccessLog>,
+    /// Where requests and connections are counted; `None` on the admin
+    /// listener, whose scrapes are not traffic.
+    pub(crate) telemetry: Option<Arc<Telemetry>>,
 }
-
-/// Ties the log lines of one request together across the process.
-static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Serve one connection until it closes.
 ///
@@ -56,6 +56,7 @@ pub(crate) async fn serve_connection<S: Service>(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
+    let _open = config.telemetry.as_ref().map(|t| t.metrics.connection());
     let mut conn = Conn {
         io: ConnIo::new(stream, config.limits.send_timeout),
         req: Request::empty(peer, local),
@@ -219,7 +220,10 @@ impl Conn<'_> {
         shutdown: &watch::Receiver<bool>,
     ) -> After {
         self.io.rbuf.advance(head.len);
-        self.req.id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+        request_id::assign(&mut self.req.id, &self.req.headers);
+        let started = Instant::now();
+        let telemetry = self.config.telemetry.as_deref();
+        let _in_flight = telemetry.map(|t| t.metrics.in_flight());
         let limits = &self.config.limits;
 
         let mut body = RequestBody::from_conn(
@@ -229,7 +233,7 @@ impl Conn<'_> {
             limits.body_timeout,
         );
         let mut response = if head.expect == Expect::Unknown {
-            tracing::info!(peer = %self.req.peer, id = self.req.id, "rejected request: unsupported expectation");
+            tracing::info!(peer = %self.req.peer, id = %self.req.id, "rejected request: unsupported expectation");
             let mut r = Response::error_page(417);
             r.close = true;
             r
@@ -244,7 +248,7 @@ impl Conn<'_> {
 
         if !(200..=599).contains(&response.status) {
             tracing::error!(
-                id = self.req.id,
+                id = %self.req.id,
                 status = response.status,
                 "service answered an invalid final status"
             );
@@ -262,12 +266,17 @@ impl Conn<'_> {
             && !*shutdown.borrow()
             && !body.must_close();
         let status = response.status;
+        let route = std::mem::replace(&mut response.route, RouteLabel::None);
         let written = self.write_response(response, keep_alive, &mut body).await;
         self.log_exchange(status, written.as_ref().map_or(0, |w| w.bytes));
+        if let Some(t) = telemetry {
+            t.metrics
+                .request_done(route, &self.req.method, status, started.elapsed());
+        }
         let written = match written {
             Ok(written) => written,
             Err(e) => {
-                tracing::debug!(peer = %self.req.peer, id = self.req.id, error = %e, "writing the response failed");
+                tracing::debug!(peer = %self.req.peer, id = %self.req.id, error = %e, "writing the response failed");
                 return After::Close { linger: false };
             }
         };
@@ -282,7 +291,7 @@ impl Conn<'_> {
             };
         }
         if !body.drain(&mut self.io).await {
-            tracing::debug!(peer = %self.req.peer, id = self.req.id, "unread request body not drained; closing");
+            tracing::debug!(peer = %self.req.peer, id = %self.req.id, "unread request body not drained; closing");
             return After::Close { linger: true };
         }
         After::KeepAlive
@@ -311,7 +320,13 @@ impl Conn<'_> {
             None if chunked => Framing::Chunked,
             None => Framing::Unannounced,
         };
-        encode_head(&mut self.io.wbuf, &response, framing, connection);
+        encode_head(
+            &mut self.io.wbuf,
+            &response,
+            &self.req.id,
+            framing,
+            connection,
+        );
         let send_body = !no_content && !self.req.is_head();
         let mut written = Written {
             bytes: 0,
@@ -375,7 +390,7 @@ impl Conn<'_> {
                 StreamEvent::Pumped(Ok(true)) => {}
                 StreamEvent::Pumped(Ok(false)) => sink = None,
                 StreamEvent::Pumped(Err(e)) => {
-                    tracing::info!(peer = %self.req.peer, id = self.req.id, error = %e, "request body failed while the response streamed");
+                    tracing::info!(peer = %self.req.peer, id = %self.req.id, error = %e, "request body failed while the response streamed");
                     sink = None;
                 }
                 StreamEvent::Frame(Some(Ok(frame))) => {
@@ -393,7 +408,7 @@ impl Conn<'_> {
                     bytes += data.len() as u64;
                     self.io.write_piece(&data, chunked).await?;
                     if over {
-                        tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, "response cut off: the body is longer than its Content-Length");
+                        tracing::warn!(peer = %self.req.peer, id = %self.req.id, sent = bytes, "response cut off: the body is longer than its Content-Length");
                         self.io.flush().await?;
                         return Ok(Written {
                             bytes,
@@ -402,7 +417,7 @@ impl Conn<'_> {
                     }
                 }
                 StreamEvent::Frame(Some(Err(e))) => {
-                    tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, "response cut off: {e}");
+                    tracing::warn!(peer = %self.req.peer, id = %self.req.id, sent = bytes, "response cut off: {e}");
                     self.io.flush().await?;
                     return Ok(Written {
                         bytes,
@@ -415,7 +430,7 @@ impl Conn<'_> {
                     }
                     let complete = match promised {
                         Some(limit) if bytes < limit => {
-                            tracing::warn!(peer = %self.req.peer, id = self.req.id, sent = bytes, promised = limit, "response cut off: the body is shorter than its Content-Length");
+                            tracing::warn!(peer = %self.req.peer, id = %self.req.id, sent = bytes, promised = limit, "response cut off: the body is shorter than its Content-Length");
                             self.io.flush().await?;
                             false
                         }
@@ -444,6 +459,7 @@ impl Conn<'_> {
             bytes,
             referer: req.headers.get("referer"),
             user_agent: req.headers.get("user-agent"),
+            request_id: &req.id,
         });
     }
 
@@ -451,7 +467,10 @@ impl Conn<'_> {
     /// fixed text: nothing of the request is echoed.
     async fn reject(&mut self, rejection: Rejection) {
         let peer = self.req.peer;
-        tracing::info!(%peer, status = rejection.status, reason = rejection.reason, "rejected request");
+        // The head was not understood: the client's id is not trusted.
+        request_id::assign(&mut self.req.id, &Headers::new());
+        let id = &self.req.id;
+        tracing::info!(%peer, id, status = rejection.status, reason = rejection.reason, "rejected request");
         let line = first_line(&self.io.rbuf);
         let is_head = line.starts_with(b"HEAD ");
         let response = Response::error_page(rejection.status);
@@ -459,6 +478,7 @@ impl Conn<'_> {
         encode_head(
             &mut out,
             &response,
+            id,
             Framing::Length(response.body.len().unwrap_or(0)),
             ConnectionHeader::Close,
         );
@@ -475,7 +495,17 @@ impl Conn<'_> {
                 bytes: sent,
                 referer: None,
                 user_agent: None,
+                request_id: id,
             });
+        }
+        if let Some(t) = &self.config.telemetry {
+            let method = line.split(|&b| b == b' ').next().unwrap_or_default();
+            t.metrics.request_done(
+                RouteLabel::None,
+                std::str::from_utf8(method).unwrap_or_default(),
+                rejection.status,
+                std::time::Duration::ZERO,
+            );
         }
         self.io.wbuf = out;
         if let Err(e) = self.io.flush().await {
@@ -631,7 +661,11 @@ mod tests {
         let log = Captured::default();
         let config = Arc::new(ConnConfig {
             limits,
-            access_log: Some(AccessLog::to_writer(Box::new(log.clone()))),
+            access_log: Some(AccessLog::to_writer(
+                Box::new(log.clone()),
+                crate::http::LogFormat::Combined,
+            )),
+            telemetry: None,
         });
         let entered = Arc::new(tokio::sync::Notify::new());
         let service = Arc::new(TestService {
@@ -1139,14 +1173,19 @@ mod tests {
             send(srv.addr, b"BAD\0LINE\r\n\r\n").await;
             let log = srv.config_log();
             assert!(
-                log.contains("\"OPTIONS * HTTP/1.1\" 200 0 \"-\" \"-\"\n"),
+                log.contains("\"OPTIONS * HTTP/1.1\" 200 0 \"-\" \"-\" \""),
                 "{log}"
             );
             assert!(
-                log.contains("\"GET /x?\\x22q\\x22 HTTP/1.1\" 200 5 \"r\" \"ua\"\n"),
+                log.contains("\"GET /x?\\x22q\\x22 HTTP/1.1\" 200 5 \"r\" \"ua\" \""),
                 "{log}"
             );
             assert!(log.contains("\"BAD\\x00LINE\" 400 "), "{log}");
+            // Every line ends with the request's id, generated ones too.
+            for line in log.lines() {
+                let id = line.rsplit(' ').next().unwrap().trim_matches('"');
+                assert_eq!(id.len(), 16, "{line}");
+            }
         });
     }
 

@@ -1,4 +1,4 @@
-//! The cached Date header and access-log time stamp.
+//! The cached Date header and access-log time stamps.
 //!
 //! Both change once a second, so each worker thread formats them at most once
 //! a second and every response in between copies the cached bytes. The cache
@@ -12,11 +12,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) const HTTP_DATE_LEN: usize = 29;
 /// Length of a Common Log Format time (`06/Nov/1994:08:49:37 +0000`).
 const CLF_DATE_LEN: usize = 26;
+/// Length of an RFC 3339 UTC time (`1994-11-06T08:49:37Z`).
+const RFC3339_LEN: usize = 20;
 
 struct Cache {
     secs: u64,
     http: [u8; HTTP_DATE_LEN],
     clf: [u8; CLF_DATE_LEN],
+    rfc3339: [u8; RFC3339_LEN],
 }
 
 thread_local! {
@@ -25,6 +28,7 @@ thread_local! {
             secs: u64::MAX,
             http: [b' '; HTTP_DATE_LEN],
             clf: [b' '; CLF_DATE_LEN],
+            rfc3339: [b' '; RFC3339_LEN],
         })
     };
 }
@@ -39,6 +43,11 @@ pub(crate) fn with_clf_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     with_cache(|c| f(&c.clf))
 }
 
+/// Call `f` with the current time in RFC 3339 (UTC), for JSON logs.
+pub(crate) fn with_rfc3339_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    with_cache(|c| f(&c.rfc3339))
+}
+
 fn with_cache<R>(f: impl FnOnce(&Cache) -> R) -> R {
     let now = SystemTime::now();
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -48,6 +57,7 @@ fn with_cache<R>(f: impl FnOnce(&Cache) -> R) -> R {
             cache.secs = secs;
             format_http(now, &mut cache.http);
             format_clf(secs, &mut cache.clf);
+            format_rfc3339(secs, &mut cache.rfc3339);
         }
         f(&cache)
     })
@@ -77,6 +87,19 @@ fn format_clf(secs: u64, out: &mut [u8; CLF_DATE_LEN]) {
     let _ = write!(
         &mut out[..],
         "{day:02}/{month_name}/{year:04}:{:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+}
+
+/// Format `secs` since the epoch as `yyyy-mm-ddThh:mm:ssZ`.
+fn format_rfc3339(secs: u64, out: &mut [u8; RFC3339_LEN]) {
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    let _ = write!(
+        &mut out[..],
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -122,6 +145,15 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_matches_known_instants() {
+        let mut out = [0u8; RFC3339_LEN];
+        format_rfc3339(784_111_777, &mut out);
+        assert_eq!(&out, b"1994-11-06T08:49:37Z");
+        format_rfc3339(951_782_400, &mut out);
+        assert_eq!(&out, b"2000-02-29T00:00:00Z");
+    }
+
+    #[test]
     fn clf_agrees_with_httpdate_over_many_days() {
         for day in (0..80_000u64).step_by(37) {
             let secs = day * 86_400 + 12 * 3600 + 34 * 60 + 56;
@@ -144,5 +176,6 @@ mod tests {
     fn cached_values_are_well_formed() {
         with_http_date(|d| assert!(d.ends_with(b" GMT")));
         with_clf_date(|d| assert!(d.ends_with(b" +0000")));
+        with_rfc3339_date(|d| assert!(d.ends_with(b"Z")));
     }
 }

@@ -22,7 +22,12 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Fields the connection loop writes itself on every response: the framing
 /// and the server's own `Date` and `Server`.
-const SERVER_WRITTEN: &[&str] = &["content-length", "date", "server"];
+const SERVER_WRITTEN: &[&str] = &[
+    "content-length",
+    "date",
+    "server",
+    super::request_id::HEADER,
+];
 
 /// RFC 9110 §5.6.2 `tchar`: the characters of a token (method, field name,
 /// transfer coding).

@@ -13,10 +13,11 @@ mod headers;
 mod io;
 mod limits;
 mod request;
+pub(crate) mod request_id;
 mod response;
 mod sink;
 
-pub(crate) use access_log::AccessLog;
+pub(crate) use access_log::{AccessLog, LogFormat};
 pub(crate) use body::{BodyError, RequestBody};
 pub(crate) use conn::{serve_connection, ConnConfig};
 pub(crate) use headers::Headers;

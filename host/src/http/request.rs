@@ -44,8 +44,12 @@ pub(crate) struct Request {
     pub(crate) peer: SocketAddr,
     /// The address the connection was accepted on, for `SERVER_PORT` fallback.
     pub(crate) local: SocketAddr,
-    /// A process-unique id that ties log lines of one request together.
-    pub(crate) id: u64,
+    /// Whether the connection is TLS (`HTTPS=on`, the `https` scheme).
+    pub(crate) secure: bool,
+    /// Ties the log lines, the response and the plugin's view of one
+    /// request together: the client's `X-Request-Id` when acceptable, else
+    /// generated (see `request_id`).
+    pub(crate) id: String,
 }
 
 impl Request {
@@ -78,7 +82,8 @@ impl Request {
             headers: Headers::new(),
             peer,
             local,
-            id: 0,
+            secure: false,
+            id: String::new(),
         }
     }
 }

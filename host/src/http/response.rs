@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use super::grammar::{is_field_byte, is_field_value, is_server_written, is_token};
 use super::{BodySink, Headers};
+use crate::telemetry::RouteLabel;
 
 /// A response to write. The connection loop adds `Date`, `Server`, framing
 /// (`Content-Length` or chunked) and `Connection`; a service must not set them.
@@ -23,6 +24,8 @@ pub(crate) struct Response {
     pub(crate) body: Body,
     /// Close the connection after this response.
     pub(crate) close: bool,
+    /// Who answered, for the request metrics; set by the dispatcher.
+    pub(crate) route: RouteLabel,
 }
 
 /// A response payload: known whole before the first byte is written, or
@@ -98,6 +101,7 @@ impl Response {
             headers: Headers::new(),
             body: Body::Empty,
             close: false,
+            route: RouteLabel::None,
         }
     }
 
@@ -210,13 +214,15 @@ pub(crate) enum Framing {
 }
 
 /// Append the status line and header block of `response` to `out`, adding
-/// `Server`, `Date`, the `framing` and `Connection`. Header fields a service must not set
+/// `Server`, `Date`, `X-Request-Id` (when `request_id` is not empty), the
+/// `framing` and `Connection`. Header fields a service must not set
 /// (framing and these server fields) or that could split the response (CR,
 /// LF, NUL, an invalid name) are dropped and logged: a service bug must not
 /// become response splitting.
 pub(crate) fn encode_head(
     out: &mut Vec<u8>,
     response: &Response,
+    request_id: &str,
     framing: Framing,
     connection: ConnectionHeader,
 ) {
@@ -233,6 +239,11 @@ pub(crate) fn encode_head(
     out.extend_from_slice(b"\r\nDate: ");
     super::date::with_http_date(|d| out.extend_from_slice(d));
     out.extend_from_slice(b"\r\n");
+    if !request_id.is_empty() {
+        out.extend_from_slice(b"X-Request-Id: ");
+        out.extend_from_slice(request_id.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     for (name, value) in response.headers.iter() {
         if is_server_written(name) {
             tracing::debug!(
@@ -292,7 +303,7 @@ mod tests {
     fn head_of(response: &Response, len: Option<u64>, conn: ConnectionHeader) -> String {
         let mut out = Vec::new();
         let framing = len.map_or(Framing::Unannounced, Framing::Length);
-        encode_head(&mut out, response, framing, conn);
+        encode_head(&mut out, response, "", framing, conn);
         String::from_utf8(out).unwrap()
     }
 

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -19,6 +19,7 @@ use super::scan::{self, Fingerprint};
 use super::sidecar::PluginDefaults;
 use super::{Plugin, RouteTable};
 use crate::runtime::{HandlerKind, WasmEngine};
+use crate::telemetry::{LoadResult, Telemetry};
 
 /// The route table requests read: swapped whole by a rescan, so a request
 /// that loaded it keeps one consistent snapshot.
@@ -38,17 +39,33 @@ struct Inner {
     table: LiveRoutes,
     /// Serialises rescans and remembers what each route was loaded from.
     state: Mutex<ScanState>,
+    /// Where loads, refusals and removals are counted.
+    telemetry: Arc<Telemetry>,
 }
 
 #[derive(Debug, Default)]
 struct ScanState {
     /// Route → the fingerprint its serving version was loaded from.
     loaded: HashMap<String, Fingerprint>,
-    /// File → the fingerprint of its last refusal, so a failure is logged once
-    /// and retried only when the file changes.
-    refused: HashMap<PathBuf, Fingerprint>,
+    /// File → its last refusal, so a failure is logged once and retried
+    /// only when the file changes.
+    refused: HashMap<PathBuf, Refusal>,
     /// Files already reported as unable to make a route.
     skipped: HashSet<PathBuf>,
+}
+
+/// A file that could not serve, as the status page shows it until the
+/// file changes or goes.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    /// The fingerprint of the refused file.
+    fingerprint: Fingerprint,
+    /// The route it would serve.
+    pub(crate) route: String,
+    /// Why, in words.
+    pub(crate) reason: String,
+    /// When it was refused.
+    pub(crate) at: SystemTime,
 }
 
 /// What one rescan changed.
@@ -132,13 +149,14 @@ impl RefusedFile {
 }
 
 impl PluginFolder {
-    /// Loads every plugin in `dir` (the first rescan). Files that fail to
-    /// load are logged and skipped; only an unreadable folder is an error. A
-    /// missing folder means no plugins yet.
-    pub(crate) fn load(
+    /// The folder `dir`, with no plugin mounted yet: the first
+    /// [`PluginFolder::rescan`] loads them. A missing folder means no
+    /// plugins yet; a path that is not a folder is an error.
+    pub(crate) fn open(
         dir: &Path,
         engine: Arc<WasmEngine>,
         defaults: PluginDefaults,
+        telemetry: Arc<Telemetry>,
     ) -> anyhow::Result<PluginFolder> {
         if dir.exists() && !dir.is_dir() {
             anyhow::bail!("{} is not a folder", dir.display());
@@ -149,17 +167,16 @@ impl PluginFolder {
                 dir.display()
             );
         }
-        let host = PluginFolder {
+        Ok(PluginFolder {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
                 engine,
                 defaults,
                 table: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
                 state: Mutex::new(ScanState::default()),
+                telemetry,
             }),
-        };
-        host.inner.rescan()?;
-        Ok(host)
+        })
     }
 
     /// The current route table. A request keeps this snapshot for its whole
@@ -180,6 +197,12 @@ impl PluginFolder {
             .context("the rescan task failed")?
     }
 
+    /// [`PluginFolder::rescan`] on the calling thread, for tests without a runtime.
+    #[cfg(test)]
+    pub(crate) fn rescan_here(&self) -> anyhow::Result<RescanReport> {
+        self.inner.rescan()
+    }
+
     /// The live route table itself, for the dispatcher: it loads the
     /// current snapshot per request.
     pub(crate) fn live_routes(&self) -> LiveRoutes {
@@ -189,6 +212,22 @@ impl PluginFolder {
     /// The folder being served.
     pub(crate) fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The files refused and not changed since, by file, for the status page.
+    pub(crate) fn refusals(&self) -> Vec<(PathBuf, Refusal)> {
+        let state = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut refusals: Vec<_> = state
+            .refused
+            .iter()
+            .map(|(file, r)| (file.clone(), r.clone()))
+            .collect();
+        refusals.sort_by(|a, b| a.0.cmp(&b.0));
+        refusals
     }
 }
 
@@ -218,14 +257,14 @@ impl Inner {
                 report.unchanged += 1;
                 continue;
             }
-            if state.refused.get(wasm) == Some(&c.fingerprint) {
+            if state.refused.get(wasm).map(|r| &r.fingerprint) == Some(&c.fingerprint) {
                 next.extend(old.cloned());
                 continue;
             }
             match Plugin::load(&c.file, &self.engine, &self.defaults, old.map(|p| &**p)) {
                 Ok((plugin, compile_time)) => {
                     let loaded = LoadedPlugin {
-                        route: plugin.route.clone(),
+                        route: plugin.route.to_string(),
                         file: plugin.file.clone(),
                         hash: plugin.hash.clone(),
                         kind: plugin.module.kind(),
@@ -233,6 +272,9 @@ impl Inner {
                         replaced: old.is_some(),
                     };
                     loaded.log();
+                    self.telemetry
+                        .metrics
+                        .plugin_load(LoadResult::Loaded, compile_time);
                     report.loaded.push(loaded);
                     state.loaded.insert(route.clone(), c.fingerprint);
                     state.refused.remove(wasm);
@@ -246,8 +288,19 @@ impl Inner {
                         reason,
                     };
                     refused.log();
+                    self.telemetry
+                        .metrics
+                        .plugin_load(LoadResult::Refused, None);
+                    state.refused.insert(
+                        wasm.clone(),
+                        Refusal {
+                            fingerprint: c.fingerprint,
+                            route: route.clone(),
+                            reason: refused.reason.clone(),
+                            at: SystemTime::now(),
+                        },
+                    );
                     report.refused.push(refused);
-                    state.refused.insert(wasm.clone(), c.fingerprint);
                     next.extend(old.cloned());
                 }
             }
@@ -259,9 +312,12 @@ impl Inner {
             .map(|c| c.file.route.as_str())
             .collect();
         for p in current.routes() {
-            if !present.contains(p.route.as_str()) {
+            if !present.contains(&*p.route) {
                 tracing::info!("plugin {} removed ({} is gone)", p.route, p.file.display());
-                report.removed.push(p.route.clone());
+                self.telemetry
+                    .metrics
+                    .plugin_load(LoadResult::Removed, None);
+                report.removed.push(p.route.to_string());
             }
         }
         state

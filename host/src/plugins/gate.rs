@@ -64,6 +64,23 @@ impl Gate {
             && self.inner.max_queue == max_queue
     }
 
+    /// Instances running and requests waiting for a turn now, for
+    /// `/metrics` and the status page. A request being turned away counts
+    /// in the queue for an instant; the bound hides it.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        let inner = &self.inner;
+        let running = inner
+            .max_concurrency
+            .saturating_sub(inner.running.available_permits());
+        let queued = inner.waiting.load(Ordering::Acquire).min(inner.max_queue);
+        (running, queued)
+    }
+
+    /// How many instances may run at once.
+    pub(crate) fn max_concurrency(&self) -> usize {
+        self.inner.max_concurrency
+    }
+
     /// Waits for a turn to run, or answers `Busy` at once when the queue is
     /// full.
     pub(crate) async fn acquire(&self) -> Result<GatePermit, Busy> {
@@ -121,6 +138,23 @@ mod tests {
             .await
             .is_err());
         assert_eq!(gate.inner.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn load_counts_running_and_queued() {
+        let gate = Gate::new(1, 2);
+        assert_eq!(gate.load(), (0, 0));
+        let running = gate.acquire().await.unwrap();
+        assert_eq!(gate.load(), (1, 0));
+        let g2 = gate.clone();
+        let queued = tokio::spawn(async move { g2.acquire().await.map(|_| ()) });
+        while gate.load().1 == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(gate.load(), (1, 1));
+        drop(running);
+        queued.await.unwrap().unwrap();
+        assert_eq!(gate.load(), (0, 0));
     }
 
     #[tokio::test]

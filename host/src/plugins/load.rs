@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest as _, Sha256};
 
@@ -93,7 +94,8 @@ impl Plugin {
             _ => Gate::new(config.max_concurrency, config.max_queue),
         };
         let plugin = Plugin {
-            route: file.route.clone(),
+            route: Arc::from(file.route.as_str()),
+            loaded_at: SystemTime::now(),
             name: file.name.clone(),
             file: file.wasm.clone(),
             hash,

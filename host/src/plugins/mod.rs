@@ -7,6 +7,8 @@
 //! A file that fails to load never takes a working route down.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::runtime::CompiledModule;
 
@@ -28,8 +30,11 @@ pub(crate) use sidecar::{kib, mib, PluginConfig};
 /// request keeps the version it started with.
 #[derive(Debug)]
 pub(crate) struct Plugin {
-    /// Its mount, e.g. `/api/users` (also `SCRIPT_NAME`).
-    pub(crate) route: String,
+    /// Its mount, e.g. `/api/users` (also `SCRIPT_NAME`); shared, since every
+    /// request's metrics name it.
+    pub(crate) route: Arc<str>,
+    /// When this version was loaded.
+    pub(crate) loaded_at: SystemTime,
     /// Its file name without `.wasm`, e.g. `users` (argv\[0\]).
     pub(crate) name: String,
     /// The `.wasm` file it was loaded from.

@@ -81,7 +81,7 @@ impl RouteTable {
     /// The plugin mounted exactly at `route`, if any.
     pub(crate) fn get(&self, route: &str) -> Option<&Arc<Plugin>> {
         self.plugins
-            .binary_search_by(|p| p.route.as_str().cmp(route))
+            .binary_search_by(|p| (*p.route).cmp(route))
             .ok()
             .map(|i| &self.plugins[i])
     }
@@ -125,7 +125,7 @@ impl RouteTable {
         match decode(raw_path_info) {
             Some(path_info) => Routing::Plugin(RouteMatch {
                 plugin: plugin.clone(),
-                script_name: plugin.route.clone(),
+                script_name: plugin.route.to_string(),
                 path_info: path_info.into_owned(),
                 raw_path_info: raw_path_info.to_owned(),
             }),

@@ -7,6 +7,19 @@ use std::sync::{Arc, OnceLock};
 use super::*;
 use crate::runtime::{EngineConfig, WasmEngine};
 
+/// The folder with its first scan done, as the server starts it.
+fn open_and_scan(dir: &Path) -> PluginFolder {
+    let folder = PluginFolder::open(
+        dir,
+        runtime(),
+        PluginDefaults::default(),
+        Arc::new(crate::telemetry::Telemetry::default()),
+    )
+    .unwrap();
+    folder.rescan_here().unwrap();
+    folder
+}
+
 fn runtime() -> Arc<WasmEngine> {
     static RT: OnceLock<Arc<WasmEngine>> = OnceLock::new();
     RT.get_or_init(|| {
@@ -34,7 +47,8 @@ fn plugin(route: &str) -> Arc<Plugin> {
     let module = runtime().compile(&wasm(route)).unwrap();
     let config = PluginConfig::from_defaults(&PluginDefaults::default());
     Arc::new(Plugin {
-        route: route.to_owned(),
+        route: Arc::from(route),
+        loaded_at: std::time::SystemTime::now(),
         name: route.rsplit('/').next().unwrap().to_owned(),
         file: format!("plugins{route}.wasm").into(),
         hash: "0".repeat(12),
@@ -52,7 +66,7 @@ fn table(routes: &[&str]) -> RouteTable {
 fn look(t: &RouteTable, path: &str) -> Result<(String, String, String), &'static str> {
     match t.lookup(path) {
         Routing::Plugin(m) => {
-            assert_eq!(m.plugin.route, m.script_name);
+            assert_eq!(*m.plugin.route, *m.script_name);
             Ok((m.script_name, m.path_info, m.raw_path_info))
         }
         Routing::NotPlugin => Err("not"),
@@ -128,7 +142,7 @@ fn empty_table_and_listing() {
     assert_eq!(t.routes().count(), 0);
     assert_eq!(look(&t, "/hello"), Err("not"));
     let t = table(&["/b", "/a/c", "/a"]);
-    let routes: Vec<_> = t.routes().map(|p| p.route.as_str()).collect();
+    let routes: Vec<_> = t.routes().map(|p| &*p.route).collect();
     assert_eq!(routes, ["/a", "/a/c", "/b"]);
     assert!(t.get("/a/c").is_some());
     assert!(t.get("/a/b").is_none());
@@ -139,13 +153,13 @@ mod folder {
     use super::*;
 
     fn load(dir: &Path) -> PluginFolder {
-        PluginFolder::load(dir, runtime(), PluginDefaults::default()).unwrap()
+        open_and_scan(dir)
     }
 
     fn routes(host: &PluginFolder) -> Vec<(String, String)> {
         host.table()
             .routes()
-            .map(|p| (p.route.clone(), p.hash.clone()))
+            .map(|p| (p.route.to_string(), p.hash.clone()))
             .collect()
     }
 
@@ -158,7 +172,7 @@ mod folder {
         fs::write(dir.path().join("junk.wasm"), b"not wasm").unwrap();
         let host = load(dir.path());
         let t = host.table();
-        let r: Vec<_> = t.routes().map(|p| p.route.as_str()).collect();
+        let r: Vec<_> = t.routes().map(|p| &*p.route).collect();
         assert_eq!(r, ["/api/users", "/hello"]);
         let users = t.get("/api/users").unwrap();
         assert_eq!(users.name, "users");
@@ -353,8 +367,7 @@ mod examples {
     }
 
     async fn run(route: &str, env: &[(&str, &str)], body: &'static [u8]) -> String {
-        let host =
-            PluginFolder::load(&repo_plugins(), runtime(), PluginDefaults::default()).unwrap();
+        let host = open_and_scan(&repo_plugins());
         let Routing::Plugin(m) = host.table().lookup(route) else {
             panic!("{route} is not mounted: did build.rs run?");
         };

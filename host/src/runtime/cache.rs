@@ -96,6 +96,19 @@ pub(super) struct DiskCache {
     /// `root/<engine key>`; created on first write.
     dir: PathBuf,
     engine_key: Digest32,
+    /// Look-ups answered from disk and look-ups that compiled, for
+    /// `/metrics` (read at scrape time: the cache knows nothing of it).
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How the disk cache has done since the server started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Modules loaded from a verified entry.
+    pub hits: u64,
+    /// Modules compiled (no entry, or one that could not be used).
+    pub misses: u64,
 }
 
 impl DiskCache {
@@ -121,6 +134,8 @@ impl DiskCache {
         Some(DiskCache {
             dir: root.join(hex(&engine_key[..ENGINE_DIR_HEX / 2])),
             engine_key,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         })
     }
 
@@ -138,6 +153,7 @@ impl DiskCache {
         match self.load(engine, &path, &module_hash) {
             Ok(Some(module)) => {
                 tracing::debug!("compiled module loaded from cache {}", path.display());
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(module);
             }
             Ok(None) => tracing::debug!("module cache miss: {}", path.display()),
@@ -146,6 +162,7 @@ impl DiskCache {
                 path.display()
             ),
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let module = compile()?;
         if let Err(err) = self.store(&path, &module_hash, &module) {
             tracing::warn!(
@@ -154,6 +171,14 @@ impl DiskCache {
             );
         }
         Ok(module)
+    }
+
+    /// Hits and misses so far.
+    pub(super) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
     }
 
     fn entry_path(&self, module_hash: &Digest32) -> PathBuf {

@@ -13,7 +13,7 @@ use wasmtime::{
 
 use bytes::Bytes;
 
-use super::cache::DiskCache;
+use super::cache::{CacheStats, DiskCache};
 use super::cgi_run::CgiRun;
 use super::command;
 use super::component_store::ComponentState;
@@ -180,6 +180,11 @@ impl WasmEngine {
                 "only a wasi:http handler takes an HTTP request".to_owned(),
             )),
         }
+    }
+
+    /// The disk cache's hits and misses; `None` without a cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(DiskCache::stats)
     }
 
     /// The largest memory any instance may have: a plugin's own limit must

@@ -28,6 +28,7 @@ mod stdio;
 mod stdout;
 mod store;
 
+pub use cache::CacheStats;
 pub use cgi_run::{CgiRun, GuestTask};
 pub use engine::WasmEngine;
 pub use http_handler::{GuestBody, HttpInvocation, HttpRun};

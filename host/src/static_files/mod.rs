@@ -8,6 +8,7 @@
 //! disk harder (open, confinement check, read) runs on a cache miss only.
 
 mod cache;
+mod cache_control;
 mod conditional;
 mod confine;
 mod encoding;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 
 use crate::http::{Body, FileBody, Request, Response};
 use cache::Cache;
+pub(crate) use cache_control::CachePolicy;
 use conditional::{Precondition, Validators};
 use confine::Confinement;
 use encoding::Coding;
@@ -52,17 +54,24 @@ pub(crate) struct StaticFiles {
 struct Inner {
     confinement: Confinement,
     cache: Cache,
+    cache_policy: CachePolicy,
 }
 
 impl StaticFiles {
     /// Serve `root` (canonicalised; it must exist). `exclude` are folders
     /// never served even if under root: the plugins folder, so `.wasm` files
-    /// and their sidecars are never static content.
-    pub(crate) fn new(root: &Path, exclude: Vec<PathBuf>) -> anyhow::Result<StaticFiles> {
+    /// and their sidecars are never static content. `cache_policy` says
+    /// which `Cache-Control` each path's answers carry.
+    pub(crate) fn new(
+        root: &Path,
+        exclude: Vec<PathBuf>,
+        cache_policy: CachePolicy,
+    ) -> anyhow::Result<StaticFiles> {
         Ok(StaticFiles {
             inner: Arc::new(Inner {
                 confinement: Confinement::new(root, exclude)?,
                 cache: Cache::new(cache::MAX_ENTRIES, cache::MAX_BYTES),
+                cache_policy,
             }),
         })
     }
@@ -71,6 +80,12 @@ impl StaticFiles {
     /// answers 204 with `Allow`; other registered methods get 405 and unknown
     /// method tokens 501, both with `Allow`.
     pub(crate) async fn serve(&self, req: &Request) -> Response {
+        let mut response = self.resolve_and_answer(req).await;
+        self.inner.cache_policy.apply(&req.path, &mut response);
+        response
+    }
+
+    async fn resolve_and_answer(&self, req: &Request) -> Response {
         match req.method.as_str() {
             "GET" | "HEAD" => {}
             "OPTIONS" => return with_allow(Response::new(204)),
@@ -108,16 +123,16 @@ impl StaticFiles {
                 }
                 Ok(Resolution::NotFound) => return self.not_found(req),
                 Ok(Resolution::BadPath(e)) => {
-                    tracing::debug!(id = req.id, path = %req.path, "refused path: {e}");
+                    tracing::debug!(id = %req.id, path = %req.path, "refused path: {e}");
                     return Response::error_page(400);
                 }
                 Err(e) => {
-                    tracing::error!(id = req.id, path = %req.path, "static file look-up failed: {e}");
+                    tracing::error!(id = %req.id, path = %req.path, "static file look-up failed: {e}");
                     return Response::error_page(500);
                 }
             }
         }
-        tracing::warn!(id = req.id, path = %req.path, "file kept changing while being served");
+        tracing::warn!(id = %req.id, path = %req.path, "file kept changing while being served");
         Response::error_page(503)
     }
 
@@ -323,7 +338,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "0123456789").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let files = StaticFiles::new(dir.path(), vec![]).unwrap();
+        let files = StaticFiles::new(dir.path(), vec![], CachePolicy::default()).unwrap();
         (dir, files)
     }
 

@@ -52,6 +52,13 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_within(args, env, START_TIMEOUT)
+    }
+
+    /// Like [`Server::start_with_env`], waiting up to `timeout` for the
+    /// banner: a folder of large modules compiles for a while on a cold
+    /// compile cache before the server announces itself.
+    pub fn start_within(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasibin"));
         cmd.args(["--bind", "127.0.0.1"])
             .args(args)
@@ -84,17 +91,32 @@ impl Server {
                 }
             });
         }
-        match rx.recv_timeout(START_TIMEOUT) {
+        match rx.recv_timeout(timeout) {
             Ok(addr) => Server { addr, child, log },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "wasibin did not announce its address within {START_TIMEOUT:?}; it printed:\n{}",
+                    "wasibin did not announce its address within {timeout:?}; it printed:\n{}",
                     log.lock().unwrap()
                 );
             }
         }
+    }
+
+    /// The admin listener's address, from the banner's `admin:` line
+    /// (printed right after the first line).
+    pub fn admin_addr(&self) -> SocketAddr {
+        assert!(
+            self.wait_for_log("  admin: http://", Duration::from_secs(10)),
+            "no admin line in:\n{}",
+            self.log()
+        );
+        self.log()
+            .lines()
+            .find(|l| l.starts_with("  admin: http://"))
+            .and_then(banner_addr)
+            .expect("an address on the admin line")
     }
 
     /// Everything the server printed so far (stdout and stderr interleaved).

@@ -1,0 +1,107 @@
+//! Request ids: one per request, sent back as `X-Request-Id`, written in
+//! the access log, handed to the plugin and put on its stderr lines, so one
+//! id finds a request everywhere it went.
+//!
+//! A client's (or a proxy's) `X-Request-Id` is kept when it is a short
+//! token, so a trace started in front of us continues through us; anything
+//! else is replaced, since the id reaches logs and CGI environments.
+//! Generated ids are 16 hex digits: a random start per process, then
+//! consecutive, so two replicas do not hand out the same ids and one
+//! process's ids sort in arrival order.
+
+use std::fmt::Write as _;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+
+use super::grammar::is_token;
+use super::Headers;
+
+/// The header that carries the id both ways.
+pub(crate) const HEADER: &str = "x-request-id";
+/// Longest client-chosen id kept.
+pub(crate) const MAX_LEN: usize = 64;
+
+/// Where this process's ids start: random, from the standard library's
+/// hash seed (which the OS randomises per process), so no dependency is
+/// needed for 64 bits that only have to differ between processes.
+static START: LazyLock<u64> = LazyLock::new(|| {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(u64::from(std::process::id()));
+    hasher.finish()
+});
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a client's id is kept: 1 to [`MAX_LEN`] token characters.
+pub(crate) fn is_acceptable(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_LEN && is_token(id)
+}
+
+/// Fill `id` (cleared first, its buffer reused) with the id of a request
+/// with these headers.
+pub(crate) fn assign(id: &mut String, headers: &Headers) {
+    id.clear();
+    if let Some(given) = headers.get(HEADER).filter(|v| is_acceptable(v)) {
+        // A token is ASCII.
+        id.push_str(std::str::from_utf8(given).unwrap_or_default());
+        if !id.is_empty() {
+            return;
+        }
+    }
+    let n = START.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    // Writing to a String cannot fail.
+    let _ = write!(id, "{n:016x}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with(value: Option<&[u8]>) -> String {
+        let mut headers = Headers::new();
+        if let Some(v) = value {
+            headers.push("X-Request-Id", v);
+        }
+        let mut id = "stale".to_owned();
+        assign(&mut id, &headers);
+        id
+    }
+
+    #[test]
+    fn a_short_token_from_the_client_is_kept() {
+        assert_eq!(with(Some(b"abc-123_x.y")), "abc-123_x.y");
+        let longest = "a".repeat(MAX_LEN);
+        assert_eq!(with(Some(longest.as_bytes())), longest);
+    }
+
+    #[test]
+    fn anything_else_gets_a_fresh_id() {
+        for bad in [
+            &b""[..],
+            b"has space",
+            b"quote\"",
+            b"new\nline",
+            b"\xff",
+            "a".repeat(MAX_LEN + 1).as_bytes(),
+        ] {
+            let id = with(Some(bad));
+            assert_eq!(id.len(), 16, "{bad:?} -> {id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_eq!(with(None).len(), 16);
+    }
+
+    #[test]
+    fn fresh_ids_differ() {
+        assert_ne!(with(None), with(None));
+    }
+
+    proptest! {
+        #[test]
+        fn every_id_is_a_short_token(value in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let id = with(Some(&value));
+            prop_assert!(is_acceptable(id.as_bytes()));
+        }
+    }
+}
