@@ -48,7 +48,9 @@ impl FromStr for ProbeUrl {
             return Err("the URL has no host".to_owned());
         }
         let path = if path.is_empty() { "/" } else { path };
-        if !path.bytes().all(|b| b.is_ascii_graphic()) || !authority.bytes().all(|b| b.is_ascii_graphic()) {
+        if !path.bytes().all(|b| b.is_ascii_graphic())
+            || !authority.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err("the URL has spaces or control characters".to_owned());
         }
         Ok(ProbeUrl {
@@ -152,12 +154,27 @@ mod tests {
     #[test]
     fn urls_name_an_authority_and_a_path() {
         let u = url("http://127.0.0.1:9090/healthz").unwrap();
-        assert_eq!((u.authority.as_str(), u.path.as_str()), ("127.0.0.1:9090", "/healthz"));
+        assert_eq!(
+            (u.authority.as_str(), u.path.as_str()),
+            ("127.0.0.1:9090", "/healthz")
+        );
         let u = url("http://localhost").unwrap();
         assert_eq!((u.authority.as_str(), u.path.as_str()), ("localhost", "/"));
-        assert_eq!(url("http://[::1]:9090/readyz").unwrap().addrs().unwrap()[0].port(), 9090);
-        assert_eq!(url("http://127.0.0.1/").unwrap().addrs().unwrap()[0].port(), 80);
-        for bad in ["https://x/", "127.0.0.1:9090", "http:///x", "http://a b/", "http://x/\r\n"] {
+        assert_eq!(
+            url("http://[::1]:9090/readyz").unwrap().addrs().unwrap()[0].port(),
+            9090
+        );
+        assert_eq!(
+            url("http://127.0.0.1/").unwrap().addrs().unwrap()[0].port(),
+            80
+        );
+        for bad in [
+            "https://x/",
+            "127.0.0.1:9090",
+            "http:///x",
+            "http://a b/",
+            "http://x/\r\n",
+        ] {
             assert!(url(bad).is_err(), "{bad:?}");
         }
     }
@@ -165,7 +182,10 @@ mod tests {
     #[test]
     fn status_lines() {
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nx"), Some(503));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nx"),
+            Some(503)
+        );
         assert_eq!(parse_status_line(b"HTTP/1.1 204\r\n"), Some(204));
         assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n"), None);
         assert_eq!(parse_status_line(b"HTTP/1.1 2000 OK\r\n"), None);

@@ -37,6 +37,8 @@ pub(crate) const DEFAULT_POLL: Duration = Duration::from_secs(2);
 /// Shortest polling period accepted: below it the rescans' `stat`s would
 /// be most of what the process does.
 const MIN_POLL: Duration = Duration::from_millis(100);
+/// Longest polling period accepted (a day): past it a typo, not a choice.
+const MAX_POLL_SECS: u64 = 86_400;
 
 /// How changes to the plugins folder are noticed (`--watch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,11 +65,12 @@ impl FromStr for WatchMode {
                 let period = secs
                     .parse::<f64>()
                     .ok()
-                    .filter(|s| s.is_finite() && *s < 1e9)
-                    .map(Duration::from_secs_f64)
-                    .filter(|p| *p >= MIN_POLL)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .filter(|p| *p >= MIN_POLL && p.as_secs() < MAX_POLL_SECS)
                     .ok_or_else(|| {
-                        format!("poll period {secs:?}: expected seconds, at least {MIN_POLL:?}")
+                        format!(
+                            "poll period {secs:?}: expected seconds, from {MIN_POLL:?} to a day"
+                        )
                     })?;
                 Ok(WatchMode::Poll(period))
             }
@@ -195,9 +198,23 @@ mod tests {
             "poll=0.5".parse(),
             Ok(WatchMode::Poll(Duration::from_millis(500)))
         );
-        assert_eq!("poll=30".parse::<WatchMode>().map(|m| m.to_string()), Ok("poll=30".to_owned()));
+        assert_eq!(
+            "poll=30".parse::<WatchMode>().map(|m| m.to_string()),
+            Ok("poll=30".to_owned())
+        );
         assert_eq!(WatchMode::default().to_string(), "inotify");
-        for bad in ["", "poll=", "poll=0", "poll=0.01", "poll=-1", "poll=NaN", "poll=inf", "fanotify", "inotify=1"] {
+        for bad in [
+            "",
+            "poll=",
+            "poll=0",
+            "poll=0.01",
+            "poll=-1",
+            "poll=NaN",
+            "poll=inf",
+            "poll=1e10",
+            "fanotify",
+            "inotify=1",
+        ] {
             assert!(bad.parse::<WatchMode>().is_err(), "{bad:?}");
         }
     }

@@ -184,9 +184,15 @@ fn probe_exits_0_on_2xx_and_1_otherwise() {
     assert_eq!(code, 0, "{err}");
     let (code, err) = run(&["probe", &url("/no-such-page")]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(error_lines(&err), [format!("wasibin probe: {}: 404", url("/no-such-page"))]);
+    assert_eq!(
+        error_lines(&err),
+        [format!("wasibin probe: {}: 404", url("/no-such-page"))]
+    );
 
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (code, err) = run(&["probe", &format!("http://{closed}/healthz")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");

@@ -120,7 +120,9 @@ fn client(addr: SocketAddr, route: &'static str, stop: &AtomicBool) -> Seen {
         });
         match version {
             Some(n) => seen.versions.push(n),
-            None => seen.failures.push(String::from_utf8_lossy(&reply[..reply.len().min(200)]).into_owned()),
+            None => seen
+                .failures
+                .push(String::from_utf8_lossy(&reply[..reply.len().min(200)]).into_owned()),
         }
     }
     seen
@@ -203,7 +205,11 @@ fn swaps_under_load(env: &[(&str, &str)]) -> LiveSite {
 #[test]
 fn configmap_swaps_reload_every_changed_plugin_with_no_failed_request() {
     let site = swaps_under_load(&[]);
-    assert!(!site.server.log().contains("polling"), "{}", site.server.log());
+    assert!(
+        !site.server.log().contains("polling"),
+        "{}",
+        site.server.log()
+    );
 }
 
 /// The same swaps seen by polling alone, as on a network volume.
