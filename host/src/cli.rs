@@ -17,6 +17,7 @@ use crate::reload::{WatchMode, DEFAULT_POLL};
 use crate::runtime::{EngineConfig, GuestLimits};
 use crate::server::ServerConfig;
 use crate::static_files::CachePolicy;
+use crate::tls::TlsFiles;
 
 /// wasibin: the cgi-bin folder, rebuilt for WebAssembly.
 ///
@@ -99,7 +100,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WASIBIN_WATCH", default_value_t = WatchMode::Events, value_name = "inotify|poll[=SECS]", help = watch_help())]
     pub(crate) watch: WatchMode,
 
-    /// Admin listener, logs, caching headers.
+    /// Admin listener, logs, caching headers, TLS.
     #[command(flatten, next_help_heading = "Operating")]
     pub(crate) operate: OperateArgs,
 
@@ -138,6 +139,25 @@ pub struct OperateArgs {
         value_name = "[/FOLDER/=]VALUE"
     )]
     pub(crate) cache_control: Vec<String>,
+
+    /// Speak HTTPS with this PEM certificate chain (leaf first); needs
+    /// --tls-key. Re-read on SIGHUP and when the file changes.
+    #[arg(
+        long,
+        env = "WASIBIN_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "WASIBIN_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 /// The connection loop's limits; defaults are in [`Limits`].
@@ -222,6 +242,13 @@ impl ServeArgs {
             plugins_dir: self.plugins.clone(),
             access_log: (!self.quiet).then_some(self.operate.log_format),
             admin: self.operate.admin,
+            tls: match (&self.operate.tls_cert, &self.operate.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
             cache_policy: CachePolicy::parse(
                 self.operate.cache_control.iter().map(String::as_str),
             )?,

@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod server;
 mod static_files;
 mod telemetry;
+mod tls;
 mod url_path;
 
 /// The `Server` header and `SERVER_SOFTWARE` value.

@@ -34,6 +34,7 @@ use crate::plugins::{PluginDefaults, PluginFolder};
 use crate::runtime::{EngineConfig, WasmEngine};
 use crate::static_files::{CachePolicy, StaticFiles};
 use crate::telemetry::Telemetry;
+use crate::tls::{Certificates, TlsFiles};
 
 /// Everything the server needs, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub(crate) admin: Option<SocketAddr>,
     /// `Cache-Control` for static answers.
     pub(crate) cache_policy: CachePolicy,
+    /// The certificate and key when the listener speaks HTTPS.
+    pub(crate) tls: Option<TlsFiles>,
     /// Plugin failure details in error pages.
     pub(crate) dev: bool,
     /// Connection-loop limits.
@@ -87,6 +90,17 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Run the server until a stop signal, then shut down gracefully.
 pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     raise_fd_limit();
+    // A bad certificate stops the start with one line, before anything binds.
+    let certificates = match &config.tls {
+        Some(files) => Some(Certificates::load(files.clone()).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let tls = match &certificates {
+        Some(certs) => Some(tokio_rustls::TlsAcceptor::from(
+            certs.server_config().map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
     let listener = bind(config.addr)?;
     let local = listener.local_addr().context("reading the bound address")?;
 
@@ -128,6 +142,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     announce(
         &config,
         local,
+        tls.is_some(),
         admin.as_ref().map(|a| a.addr),
         &plugins,
         &statics,
@@ -138,6 +153,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         limits: config.limits.clone(),
         access_log: access_log.clone(),
         telemetry: Some(Arc::clone(&telemetry)),
+        tls,
     };
     let dispatcher = Arc::new(Dispatcher::new(
         plugins.live_routes(),
@@ -152,6 +168,8 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         &shutdown_rx,
         config.grace,
     )?;
+    let tls_reloader =
+        certificates.map(|certs| tokio::spawn(crate::tls::watch(certs, shutdown_rx.clone())));
     let reloader = tokio::spawn(crate::reload::run(
         Arc::clone(&plugins),
         config.watch,
@@ -179,6 +197,9 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         tracing::warn!("grace period over: closing the remaining connections");
     }
     let _ = reloader.await;
+    if let Some(task) = tls_reloader {
+        let _ = task.await;
+    }
     if let Some(admin) = admin {
         admin.task.abort();
     }
@@ -213,6 +234,7 @@ fn start_admin(
         limits: limits.clone(),
         access_log: None,
         telemetry: None,
+        tls: None,
     });
     // Admin connections never drain by themselves: the task is aborted once
     // the server has stopped.
@@ -315,6 +337,7 @@ fn start_workers(
                     limits: conn_config.limits.clone(),
                     access_log: conn_config.access_log.as_ref().map(AccessLog::for_worker),
                     telemetry: conn_config.telemetry.clone(),
+                    tls: conn_config.tls.clone(),
                 }),
                 shutdown_rx: shutdown_rx.clone(),
                 grace,
@@ -513,6 +536,7 @@ fn raise_fd_limit() {
 fn announce(
     config: &ServerConfig,
     local: SocketAddr,
+    https: bool,
     admin: Option<SocketAddr>,
     plugins: &PluginFolder,
     statics: &StaticFiles,
@@ -521,11 +545,12 @@ fn announce(
     let mut routes: Vec<_> = table.routes().collect();
     routes.sort_by(|a, b| a.route.cmp(&b.route));
     println!(
-        "wasibin: serving {} and {} plugin{} from {} at http://{local}/",
+        "wasibin: serving {} and {} plugin{} from {} at {}://{local}/",
         display_dir(&config.static_dir),
         routes.len(),
         if routes.len() == 1 { "" } else { "s" },
         display_dir(&config.plugins_dir),
+        if https { "https" } else { "http" },
     );
     if let Some(admin) = admin {
         println!("  admin: http://{admin}/ (status page, /metrics, /healthz, /readyz)");

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::access_log::{AccessLog, Exchange, RequestLine};
 use super::body::{BodyState, RequestBody};
 use super::head::{parse_head, Expect, Head, Rejection};
-use super::io::{ConnIo, ReadError, COPY_BODY_MAX};
+use super::io::{ConnIo, ReadError, Transport, COPY_BODY_MAX};
 use super::response::{encode_head, status_has_no_body, ConnectionHeader, Framing, StreamBody};
 use super::sink::BodySink;
 use super::{request_id, Body, Headers, Limits, Request, Response, Service, Version};
@@ -37,6 +37,8 @@ pub(crate) struct ConnConfig {
     /// Where requests and connections are counted; `None` on the admin
     /// listener, whose scrapes are not traffic.
     pub(crate) telemetry: Option<Arc<Telemetry>>,
+    /// TLS for every connection, when the listener speaks HTTPS.
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Serve one connection until it closes.
@@ -57,12 +59,25 @@ pub(crate) async fn serve_connection<S: Service>(
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let _open = config.telemetry.as_ref().map(|t| t.metrics.connection());
+    // A fresh connection must start its first request within the head
+    // timeout, like a trickled head; a TLS handshake counts against it.
+    let first_deadline = Instant::now() + config.limits.header_timeout;
+    let transport = match &config.tls {
+        None => Transport::Plain(stream),
+        Some(acceptor) => {
+            match super::handshake::accept(stream, acceptor, first_deadline, peer).await {
+                Some(tls) => tls,
+                None => return,
+            }
+        }
+    };
     let mut conn = Conn {
-        io: ConnIo::new(stream, config.limits.send_timeout),
+        io: ConnIo::new(transport, config.limits.send_timeout),
         req: Request::empty(peer, local),
         config: &config,
     };
-    conn.run(&*service, &mut shutdown).await;
+    conn.req.secure = config.tls.is_some();
+    conn.run(&*service, &mut shutdown, first_deadline).await;
 }
 
 struct Conn<'a> {
@@ -117,11 +132,14 @@ enum After {
 }
 
 impl Conn<'_> {
-    async fn run<S: Service>(&mut self, service: &S, shutdown: &mut watch::Receiver<bool>) {
+    async fn run<S: Service>(
+        &mut self,
+        service: &S,
+        shutdown: &mut watch::Receiver<bool>,
+        first_deadline: Instant,
+    ) {
         let limits = &self.config.limits;
-        // A fresh connection must start its first request within the head
-        // timeout, like a trickled head.
-        let mut idle_deadline = Instant::now() + limits.header_timeout;
+        let mut idle_deadline = first_deadline;
         let linger = loop {
             let head = match self.next_head(idle_deadline, shutdown).await {
                 Next::Head(head) => head,
@@ -666,6 +684,7 @@ mod tests {
                 crate::http::LogFormat::Combined,
             )),
             telemetry: None,
+            tls: None,
         });
         let entered = Arc::new(tokio::sync::Notify::new());
         let service = Arc::new(TestService {

@@ -1,5 +1,10 @@
 //! The socket side of one connection: a reused read buffer, a reused write
 //! buffer, deadline-bounded reads and writes, and zero-copy file sending.
+//!
+//! Over plain TCP, writes go to the socket directly (`try_write`, then the
+//! reactor only when it is full) and files go out with `sendfile`; over TLS
+//! the bytes must pass through rustls to be encrypted, so they are written
+//! through its stream and files are read and written in chunks.
 
 use std::io::{self, IoSlice};
 #[cfg(target_os = "linux")]
@@ -12,7 +17,8 @@ use bytes::BytesMut;
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_rustls::server::TlsStream;
 
 use super::FileBody;
 
@@ -40,9 +46,17 @@ pub(crate) enum ReadError {
     Io(io::Error),
 }
 
+/// The byte stream of one connection.
+pub(crate) enum Transport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP, after its handshake (boxed: rustls's state is large).
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
 /// One client connection.
 pub(crate) struct ConnIo {
-    stream: TcpStream,
+    stream: Transport,
     /// Bytes received and not consumed yet (pipelined heads, body bytes).
     pub(crate) rbuf: BytesMut,
     /// Response bytes not written yet; flushed before any wait on the client.
@@ -52,7 +66,7 @@ pub(crate) struct ConnIo {
 
 impl ConnIo {
     /// Wrap an accepted stream.
-    pub(crate) fn new(stream: TcpStream, send_timeout: Duration) -> Self {
+    pub(crate) fn new(stream: Transport, send_timeout: Duration) -> Self {
         ConnIo {
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -73,7 +87,11 @@ impl ConnIo {
     /// separate so a caller can flush, then race this against shutdown.
     pub(crate) async fn read_into_rbuf(&mut self, deadline: Instant) -> Result<usize, ReadError> {
         self.rbuf.reserve(READ_CHUNK);
-        match timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await {
+        let read = match &mut self.stream {
+            Transport::Plain(tcp) => timeout_at(deadline, tcp.read_buf(&mut self.rbuf)).await,
+            Transport::Tls(tls) => timeout_at(deadline, tls.read_buf(&mut self.rbuf)).await,
+        };
+        match read {
             Ok(result) => result.map_err(ReadError::Io),
             Err(_) => Err(ReadError::Timeout),
         }
@@ -88,7 +106,11 @@ impl ConnIo {
     ) -> Result<usize, ReadError> {
         self.flush().await.map_err(ReadError::Io)?;
         let mut limited = bytes::BufMut::limit(dst, max);
-        match timeout_at(deadline, self.stream.read_buf(&mut limited)).await {
+        let read = match &mut self.stream {
+            Transport::Plain(tcp) => timeout_at(deadline, tcp.read_buf(&mut limited)).await,
+            Transport::Tls(tls) => timeout_at(deadline, tls.read_buf(&mut limited)).await,
+        };
+        match read {
             Ok(result) => result.map_err(ReadError::Io),
             Err(_) => Err(ReadError::Timeout),
         }
@@ -98,9 +120,19 @@ impl ConnIo {
     /// buffer as it goes, so a flush abandoned half-way (a streamed response
     /// racing the request body) resumes where it stopped.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        let tcp = match &mut self.stream {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => {
+                let result = flush_tls(tls, &mut self.wbuf, self.send_timeout).await;
+                if result.is_err() {
+                    self.wbuf.clear();
+                }
+                return result;
+            }
+        };
         let mut stalled_since: Option<Instant> = None;
         while !self.wbuf.is_empty() {
-            match self.stream.try_write(&self.wbuf) {
+            match tcp.try_write(&self.wbuf) {
                 Ok(0) => {
                     self.wbuf.clear();
                     return Err(io::ErrorKind::WriteZero.into());
@@ -111,7 +143,7 @@ impl ConnIo {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
-                    if let Err(e) = wait_writable(&self.stream, since + self.send_timeout).await {
+                    if let Err(e) = wait_writable(tcp, since + self.send_timeout).await {
                         self.wbuf.clear();
                         return Err(e);
                     }
@@ -146,7 +178,7 @@ impl ConnIo {
             return Ok(());
         }
         let result = write_all(
-            &self.stream,
+            &mut self.stream,
             &mut [
                 IoSlice::new(&self.wbuf),
                 IoSlice::new(&size_line),
@@ -163,7 +195,7 @@ impl ConnIo {
     /// Write `wbuf` followed by `body` with vectored writes, no copy.
     pub(crate) async fn flush_with(&mut self, body: &[u8]) -> io::Result<()> {
         let result = write_all(
-            &self.stream,
+            &mut self.stream,
             &mut [IoSlice::new(&self.wbuf), IoSlice::new(body)],
             self.send_timeout,
         )
@@ -179,8 +211,15 @@ impl ConnIo {
     /// already promised them, so a shorter file is an error.
     #[cfg(target_os = "linux")]
     pub(crate) async fn send_file(&mut self, file: &FileBody) -> io::Result<()> {
+        if matches!(self.stream, Transport::Tls(_)) {
+            self.flush().await?;
+            return self.copy_file(file).await;
+        }
         self.send_head_corked();
         self.flush().await?;
+        let Transport::Plain(tcp) = &self.stream else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
         let Ok(mut offset) = libc::off_t::try_from(file.offset) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -188,14 +227,14 @@ impl ConnIo {
             ));
         };
         let mut remaining = file.len;
-        let socket = self.stream.as_raw_fd();
+        let socket = tcp.as_raw_fd();
         let source = file.file.as_raw_fd();
         let mut stalled_since: Option<Instant> = None;
         let mut first = true;
         while remaining > 0 {
             let count =
                 usize::try_from(remaining).map_or(SENDFILE_CHUNK, |r| r.min(SENDFILE_CHUNK));
-            let sent = self.stream.try_io(Interest::WRITABLE, || {
+            let sent = tcp.try_io(Interest::WRITABLE, || {
                 // SAFETY: both descriptors are open for the whole call (the
                 // stream and the file are borrowed from `self` and `file`),
                 // and `offset` is a live local the kernel updates in place.
@@ -219,7 +258,7 @@ impl ConnIo {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let since = *stalled_since.get_or_insert_with(Instant::now);
-                    wait_writable(&self.stream, since + self.send_timeout).await?;
+                    wait_writable(tcp, since + self.send_timeout).await?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if first && sendfile_unsupported(&e) => {
@@ -246,12 +285,15 @@ impl ConnIo {
     /// Whatever this does not send, [`ConnIo::flush`] sends normally.
     #[cfg(target_os = "linux")]
     fn send_head_corked(&mut self) {
+        let Transport::Plain(tcp) = &self.stream else {
+            return;
+        };
         if self.wbuf.is_empty() {
             return;
         }
-        let socket = self.stream.as_raw_fd();
+        let socket = tcp.as_raw_fd();
         let head = &self.wbuf;
-        let sent = self.stream.try_io(Interest::WRITABLE, || {
+        let sent = tcp.try_io(Interest::WRITABLE, || {
             // SAFETY: `head` is a live, initialised buffer of `head.len()`
             // bytes and `socket` is open for the whole call. std's
             // `send` has no flags argument, so `MSG_MORE` needs libc.
@@ -291,7 +333,7 @@ impl ConnIo {
                     ));
                 }
                 write_all(
-                    &self.stream,
+                    &mut self.stream,
                     &mut [IoSlice::new(&buf[..n])],
                     self.send_timeout,
                 )
@@ -309,7 +351,13 @@ impl ConnIo {
     /// Half-close the write side so the client sees end of stream after the
     /// last response, while we can still read what it sends.
     pub(crate) async fn shutdown_write(&mut self) {
-        let _ = self.stream.shutdown().await;
+        // TLS sends its close_notify first, within the send timeout.
+        let _ = match &mut self.stream {
+            Transport::Plain(tcp) => tcp.shutdown().await,
+            Transport::Tls(tls) => timeout(self.send_timeout, tls.shutdown())
+                .await
+                .unwrap_or(Ok(())),
+        };
     }
 }
 
@@ -337,9 +385,54 @@ async fn wait_writable(stream: &TcpStream, deadline: Instant) -> io::Result<()> 
     }
 }
 
-/// Write every byte of `bufs`, trying the socket directly before involving
-/// the reactor or a timer; fails if no progress is made for `send_timeout`.
+/// Write `wbuf` through TLS, draining it as rustls takes the bytes (so an
+/// abandoned flush resumes where it stopped), then push the records out;
+/// each step must progress within `send_timeout`.
+async fn flush_tls(
+    tls: &mut TlsStream<TcpStream>,
+    wbuf: &mut Vec<u8>,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    while !wbuf.is_empty() {
+        let n = within(send_timeout, tls.write(wbuf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        wbuf.drain(..n);
+    }
+    within(send_timeout, tls.flush()).await
+}
+
+/// `step`, failing with `TimedOut` if it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    step: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    timeout(limit, step)
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "send timeout")))
+}
+
+/// Write every byte of `bufs`: over TCP trying the socket directly before
+/// involving the reactor or a timer, over TLS through rustls; fails if no
+/// progress is made for `send_timeout`.
 async fn write_all(
+    stream: &mut Transport,
+    bufs: &mut [IoSlice<'_>],
+    send_timeout: Duration,
+) -> io::Result<()> {
+    match stream {
+        Transport::Plain(tcp) => write_all_tcp(tcp, bufs, send_timeout).await,
+        Transport::Tls(tls) => {
+            for buf in bufs.iter() {
+                within(send_timeout, tls.write_all(buf)).await?;
+            }
+            within(send_timeout, tls.flush()).await
+        }
+    }
+}
+
+async fn write_all_tcp(
     stream: &TcpStream,
     mut bufs: &mut [IoSlice<'_>],
     send_timeout: Duration,

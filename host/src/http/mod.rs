@@ -8,6 +8,7 @@ mod chunked;
 mod conn;
 mod date;
 pub(crate) mod grammar;
+mod handshake;
 mod head;
 mod headers;
 mod io;

@@ -41,7 +41,7 @@ impl CachePolicy {
             }
             rules.push((prefix.to_owned(), value.to_owned()));
         }
-        rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        rules.sort_by_key(|rule| std::cmp::Reverse(rule.0.len()));
         Ok(CachePolicy { rules })
     }
 

@@ -173,7 +173,10 @@ impl Drop for Server {
 
 /// The `http://ADDR/` in the start-up banner, if this line is the banner.
 fn banner_addr(line: &str) -> Option<SocketAddr> {
-    let start = line.find("http://")? + "http://".len();
+    let start = match line.find("http://") {
+        Some(i) => i + "http://".len(),
+        None => line.find("https://")? + "https://".len(),
+    };
     let rest = &line[start..];
     let end = rest.find('/')?;
     rest[..end].parse().ok()
