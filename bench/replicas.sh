@@ -127,6 +127,10 @@ failed=$(( ${non2xx:-0} + ${socket:-0} ))
 rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 printf 'requests\t%s\nreq/s\t%s\nrestarts\t%d in %s s\nfailed\t%d (non-2xx %d, socket errors %d)\n' \
     "$requests" "$rps" "$restarts" "$restart_span" "$failed" "${non2xx:-0}" "${socket:-0}"
-retried=$(grep -c "upstream" "$run/nginx-error.log" || true)
-echo "nginx retried on another backend: $retried time(s) (see $run/nginx-error.log)"
+# What nginx retried on another backend: connections refused by a backend
+# that had stopped listening, and keep-alive connections a draining backend
+# closed as nginx sent a request on them.
+refused=$(grep -c "connect() failed" "$run/nginx-error.log" || true)
+closed=$(grep -c "while reading response header from upstream" "$run/nginx-error.log" || true)
+echo "retried by nginx on another backend: $refused refused connections, $closed closed keep-alive connections ($run/nginx-error.log)"
 [ "$failed" -eq 0 ]

@@ -5,10 +5,11 @@
 //! snapshot they started with.
 //!
 //! Any event in the folder, hidden names included, marks it dirty: a
-//! Kubernetes ConfigMap update renames only the hidden `..data` symlink, and
-//! the `NAME.wasm -> ..data/NAME.wasm` links that make the routes never
-//! change themselves. The rescan follows them to the new files and finds
-//! them changed by their [`FileStamp`](crate::file_stamp::FileStamp).
+//! Kubernetes ConfigMap update writes a hidden timestamped folder and
+//! renames the hidden `..data` symlink to it, while the `NAME.wasm ->
+//! ..data/NAME.wasm` links that make the routes never change themselves.
+//! The rescan follows them to the new files and finds them changed by their
+//! [`FileStamp`](crate::file_stamp::FileStamp).
 
 use std::fmt;
 use std::path::Path;
@@ -37,8 +38,8 @@ pub(crate) const DEFAULT_POLL: Duration = Duration::from_secs(2);
 /// Shortest polling period accepted: below it the rescans' `stat`s would
 /// be most of what the process does.
 const MIN_POLL: Duration = Duration::from_millis(100);
-/// Longest polling period accepted (a day): past it a typo, not a choice.
-const MAX_POLL_SECS: u64 = 86_400;
+/// Longest polling period accepted: past a day it is a typo, not a choice.
+const MAX_POLL: Duration = Duration::from_secs(86_400);
 
 /// How changes to the plugins folder are noticed (`--watch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,7 +67,7 @@ impl FromStr for WatchMode {
                     .parse::<f64>()
                     .ok()
                     .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .filter(|p| *p >= MIN_POLL && p.as_secs() < MAX_POLL_SECS)
+                    .filter(|p| (MIN_POLL..=MAX_POLL).contains(p))
                     .ok_or_else(|| {
                         format!(
                             "poll period {secs:?}: expected seconds, from {MIN_POLL:?} to a day"
