@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Plugins, one run, one load generator: the `hello` plugin (a fresh wasm
-# instance per request) against nginx serving a 1 KiB file and against
+# instance per request; also with the admin listener on, which makes every
+# request counted for /metrics) against nginx serving a 1 KiB file and against
 # `python3 -m http.server --cgi` running the same hello as a CGI script.
 # Targets: hello >= 0.8x nginx req/s, p99 <= 2 ms at 50
 # connections, >= 400x the Python CGI server.
@@ -35,6 +36,13 @@ chmod +x "$py/cgi-bin/hello.py"
 
 wport=$(free_port)
 start_wasibin "$wport" "$site" "$plugins"
+# The same server with the admin listener on, so every request is counted
+# for /metrics: the cost of the counters, in the same run.
+mport=$(free_port)
+main_pid=$WASIBIN_PID
+start_wasibin "$mport" "$site" "$plugins" --admin "127.0.0.1:$(free_port)"
+METRICS_PID=$WASIBIN_PID
+WASIBIN_PID=$main_pid
 nport=$(free_port)
 start_nginx "$nport" "$site"
 pport=$(free_port)
@@ -48,6 +56,7 @@ nginx_pids=$(tree_pids "$NGINX_MASTER")
 echo "# plugins: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
 printf 'server\treq/s\tp99 ms\tcpu us/req\terrors\n'
 w=$(measure "wasibin-hello" "http://127.0.0.1:$wport/hello" "$WASIBIN_PID")
+m=$(measure "wasibin-hello-metrics" "http://127.0.0.1:$mport/hello" "$METRICS_PID")
 c=""
 if [ -f "$plugins/hello-c.wasm" ]; then
     c=$(measure "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c" "$WASIBIN_PID")
@@ -56,11 +65,12 @@ n=$(measure "nginx-1k" "http://127.0.0.1:$nport/1k.bin" $nginx_pids)
 # The CGI server forks a Python per request: its CPU is mostly in children
 # that are gone by the time we read /proc, so its cpu column is a floor.
 p=$(measure "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py" "$PY_PID")
-printf '%s\n' "$w" ${c:+"$c"} "$n" "$p"
+printf '%s\n' "$w" "$m" ${c:+"$c"} "$n" "$p"
 wr=$(cut -f2 <<<"$w"); nr=$(cut -f2 <<<"$n"); pr=$(cut -f2 <<<"$p")
 echo "hello/nginx	$(ratio "$wr" "$nr")x req/s"
 echo "hello/python-cgi	$(ratio "$wr" "$pr")x req/s"
 echo "hello p99	$(cut -f3 <<<"$w") ms (nginx $(cut -f3 <<<"$n") ms)"
+echo "hello with metrics/without	$(ratio "$(cut -f2 <<<"$m")" "$wr")x req/s, cpu $(cut -f4 <<<"$m") vs $(cut -f4 <<<"$w") us"
 [ -z "$c" ] || echo "hello-c/nginx	$(ratio "$(cut -f2 <<<"$c")" "$nr")x req/s"
 
 echo

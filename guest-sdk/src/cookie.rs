@@ -156,7 +156,7 @@ impl Cookie {
 
     /// Checks that every part fits in a `Set-Cookie` header unchanged.
     pub fn validate(&self) -> Result<(), CookieError> {
-        if !crate::response::is_token(&self.name) {
+        if !crate::token::is_token(&self.name) {
             return Err(CookieError::InvalidName(self.name.clone()));
         }
         let value = self

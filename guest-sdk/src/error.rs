@@ -1,9 +1,9 @@
 //! Handler errors and the responses they become.
 
 use std::fmt;
+use std::io;
 
 use crate::form::FormError;
-use crate::request::RequestError;
 use crate::response::Response;
 
 /// Any error a handler returns: boxing lets `?` work on I/O errors, parse
@@ -86,4 +86,53 @@ pub(crate) fn error_response(error: &Error) -> Response {
     }
     eprintln!("handler failed: {cause}");
     Response::error(500, "Internal Server Error")
+}
+
+/// Why the request could not be read from the environment and stdin.
+#[derive(Debug)]
+pub enum RequestError {
+    /// `CONTENT_LENGTH` is not a decimal number.
+    InvalidContentLength(String),
+    /// stdin ended before `CONTENT_LENGTH` bytes.
+    TruncatedBody {
+        /// What `CONTENT_LENGTH` announced.
+        expected: u64,
+        /// What stdin delivered.
+        received: u64,
+    },
+    /// Reading stdin failed.
+    Io(io::Error),
+}
+
+impl RequestError {
+    /// The status that answers it: 400 for a broken request, 500 when the
+    /// environment itself failed.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidContentLength(_) | Self::TruncatedBody { .. } => 400,
+            Self::Io(_) => 500,
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidContentLength(v) => write!(f, "invalid CONTENT_LENGTH {v:?}"),
+            Self::TruncatedBody { expected, received } => write!(
+                f,
+                "request body truncated: CONTENT_LENGTH is {expected}, stdin gave {received} bytes"
+            ),
+            Self::Io(e) => write!(f, "reading the request body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
 }

@@ -30,16 +30,17 @@ mod header_params;
 mod html;
 mod request;
 mod response;
+mod token;
 mod urlencoded;
 mod vars;
 
 use std::io;
 
 pub use cookie::{Cookie, CookieError, SameSite};
-pub use error::{Error, HttpError, Result};
+pub use error::{Error, HttpError, RequestError, Result};
 pub use form::{Form, FormError, UploadedFile};
 pub use html::escape_html;
-pub use request::{Request, RequestBuilder, RequestError};
+pub use request::{Request, RequestBuilder};
 pub use response::{Response, ResponseError, DEFAULT_CONTENT_TYPE};
 pub use urlencoded::{decode_component, encode_component, percent_decode, Params};
 

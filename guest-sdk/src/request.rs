@@ -3,11 +3,10 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{self, Read};
 
 use crate::cookie;
-use crate::error::HttpError;
+use crate::error::{HttpError, RequestError};
 use crate::form::{self, Form, FormError};
 use crate::urlencoded::{percent_decode, Params};
 use crate::vars::Vars;
@@ -40,55 +39,6 @@ pub struct Request {
     query: OnceCell<Params>,
     cookies: OnceCell<Vec<(String, String)>>,
     form: OnceCell<Result<Form, FormError>>,
-}
-
-/// Why the request could not be read from the environment and stdin.
-#[derive(Debug)]
-pub enum RequestError {
-    /// `CONTENT_LENGTH` is not a decimal number.
-    InvalidContentLength(String),
-    /// stdin ended before `CONTENT_LENGTH` bytes.
-    TruncatedBody {
-        /// What `CONTENT_LENGTH` announced.
-        expected: u64,
-        /// What stdin delivered.
-        received: u64,
-    },
-    /// Reading stdin failed.
-    Io(io::Error),
-}
-
-impl RequestError {
-    /// The status that answers it: 400 for a broken request, 500 when the
-    /// environment itself failed.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::InvalidContentLength(_) | Self::TruncatedBody { .. } => 400,
-            Self::Io(_) => 500,
-        }
-    }
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidContentLength(v) => write!(f, "invalid CONTENT_LENGTH {v:?}"),
-            Self::TruncatedBody { expected, received } => write!(
-                f,
-                "request body truncated: CONTENT_LENGTH is {expected}, stdin gave {received} bytes"
-            ),
-            Self::Io(e) => write!(f, "reading the request body: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io(e) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 /// The most body bytes reserved up front, whatever `CONTENT_LENGTH` claims:

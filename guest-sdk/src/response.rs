@@ -9,6 +9,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::cookie::{Cookie, CookieError};
+use crate::token::is_token;
 
 /// The body type when a handler sets none, so that every document response
 /// carries the `Content-Type` RFC 3875 §6.3.1 requires.
@@ -385,13 +386,6 @@ impl Response {
     fn defer(&mut self, error: ResponseError) {
         self.deferred.get_or_insert(error);
     }
-}
-
-/// RFC 9110 §5.6.2: the characters allowed in a header name or cookie name.
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn is_singleton(name: &str) -> bool {

@@ -152,7 +152,9 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let conn_config = ConnConfig {
         limits: config.limits.clone(),
         access_log: access_log.clone(),
-        telemetry: Some(Arc::clone(&telemetry)),
+        // Without an admin listener nobody can read the request counters:
+        // the request path skips them.
+        telemetry: admin.is_some().then(|| Arc::clone(&telemetry)),
         tls,
     };
     let dispatcher = Arc::new(Dispatcher::new(

@@ -106,7 +106,7 @@ impl Gateway {
             env: cgi::meta_variables(req, mount, body_len, policy),
             stdin,
             preopens: plugin.config.preopens.clone(),
-            log_tag: self.tag(plugin, req).log_tag(),
+            log_tag: log_tag(&plugin.route, &req.id),
             allowed_outbound: plugin.config.allowed_outbound.clone(),
         };
         let mut run = match self
@@ -283,9 +283,9 @@ pub(crate) struct FailureTag {
 }
 
 impl FailureTag {
-    /// The guest's log tag: its stderr lines carry the route and the id.
+    /// The guest's log tag.
     fn log_tag(&self) -> String {
-        format!("{} req {}", self.route, self.request_id)
+        log_tag(&self.route, &self.request_id)
     }
 
     /// A failure after the head went out: the connection cuts the answer
@@ -312,6 +312,11 @@ impl FailureTag {
             .errors
             .push(&self.route, &self.request_id, status, detail);
     }
+}
+
+/// What a guest's stderr lines are tagged with: its route and the request id.
+fn log_tag(route: &str, request_id: &str) -> String {
+    format!("{route} req {request_id}")
 }
 
 /// The metric's reason for a run's failure.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 
-use super::{failure_of, pump, refused_body, FailureTag, Gateway};
+use super::{failure_of, log_tag, pump, refused_body, FailureTag, Gateway};
 use crate::http::grammar::{is_field_value, is_hop_by_hop, is_server_written};
 use crate::http::request_id;
 use crate::http::{
@@ -47,7 +47,7 @@ impl Gateway {
             request,
             https: req.secure,
             allowed_outbound: plugin.config.allowed_outbound.clone(),
-            log_tag: self.tag(plugin, req).log_tag(),
+            log_tag: log_tag(&plugin.route, &req.id),
         };
         let run = match self
             .engine

@@ -239,8 +239,8 @@ impl Conn<'_> {
     ) -> After {
         self.io.rbuf.advance(head.len);
         request_id::assign(&mut self.req.id, &self.req.headers);
-        let started = Instant::now();
         let telemetry = self.config.telemetry.as_deref();
+        let started = telemetry.map(|_| Instant::now());
         let _in_flight = telemetry.map(|t| t.metrics.in_flight());
         let limits = &self.config.limits;
 
@@ -287,7 +287,7 @@ impl Conn<'_> {
         let route = std::mem::replace(&mut response.route, RouteLabel::None);
         let written = self.write_response(response, keep_alive, &mut body).await;
         self.log_exchange(status, written.as_ref().map_or(0, |w| w.bytes));
-        if let Some(t) = telemetry {
+        if let (Some(t), Some(started)) = (telemetry, started) {
             t.metrics
                 .request_done(route, &self.req.method, status, started.elapsed());
         }

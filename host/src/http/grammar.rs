@@ -22,12 +22,10 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Fields the connection loop writes itself on every response: the framing
 /// and the server's own `Date` and `Server`.
-const SERVER_WRITTEN: &[&str] = &[
-    "content-length",
-    "date",
-    "server",
-    super::request_id::HEADER,
-];
+const SERVER_WRITTEN: &[&str] = &["content-length", "date", "server", REQUEST_ID_FIELD];
+
+/// The field that carries a request's id both ways (see `request_id`).
+pub(crate) const REQUEST_ID_FIELD: &str = "x-request-id";
 
 /// RFC 9110 §5.6.2 `tchar`: the characters of a token (method, field name,
 /// transfer coding).

@@ -14,11 +14,11 @@ use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-use super::grammar::is_token;
+use super::grammar::{is_token, REQUEST_ID_FIELD};
 use super::Headers;
 
 /// The header that carries the id both ways.
-pub(crate) const HEADER: &str = "x-request-id";
+pub(crate) const HEADER: &str = REQUEST_ID_FIELD;
 /// Longest client-chosen id kept.
 pub(crate) const MAX_LEN: usize = 64;
 
