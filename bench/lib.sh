@@ -47,7 +47,7 @@ wait_port() {
 # Build the release binary (and through host/build.rs the example plugins).
 build_wasibin() {
     (cd "$REPO" && cargo build --release -q -p wasibin)
-    WASIBIN="$REPO/target/release/wasibin"
+    WASIBIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wasibin"
 }
 
 # start_wasibin PORT STATIC PLUGINS [ARGS...]: sets WASIBIN_PID

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::http::{Limits, LogFormat};
 use crate::plugins::{kib, mib, PluginDefaults};
+use crate::reload::{WatchMode, DEFAULT_POLL};
 use crate::runtime::{EngineConfig, GuestLimits};
 use crate::server::ServerConfig;
 use crate::static_files::CachePolicy;
@@ -29,7 +30,7 @@ use crate::tls::TlsFiles;
 #[command(name = "wasibin", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true, max_term_width = 100)]
 pub struct Cli {
-    /// A tool instead of the server (see `wasibin run --help`).
+    /// A tool instead of the server (see `wasibin run --help`, `wasibin probe --help`).
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -44,6 +45,9 @@ pub enum Command {
     /// Run one request through a plugin, with no server, and print the HTTP
     /// response: for plugin authors and for tests.
     Run(crate::run_cmd::RunArgs),
+    /// GET a URL over plain HTTP and exit 0 if it answers 2xx, else 1: the
+    /// container image's health check (it has no curl).
+    Probe(crate::probe_cmd::ProbeArgs),
 }
 
 /// How the server listens, what it serves, and its limits.
@@ -90,6 +94,11 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
     pub(crate) grace: u64,
+
+    /// How plugin changes are noticed; the help text is [`watch_help`]'s,
+    /// which names the default polling period.
+    #[arg(long, env = "WASIBIN_WATCH", default_value_t = WatchMode::Events, value_name = "inotify|poll[=SECS]", help = watch_help())]
+    pub(crate) watch: WatchMode,
 
     /// Admin listener, logs, caching headers, TLS.
     #[command(flatten, next_help_heading = "Operating")]
@@ -248,6 +257,7 @@ impl ServeArgs {
             engine: self.engine_config()?,
             plugin_defaults: self.plugin.defaults(),
             grace: Duration::from_secs(self.grace),
+            watch: self.watch,
             workers: self.workers.map_or_else(
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
@@ -328,6 +338,16 @@ fn secs(flag: &str, value: f64) -> Result<Duration, String> {
             "invalid value '{value}' for '{flag}': expected a positive number of seconds"
         ))
     }
+}
+
+/// `--watch`'s help, which names the default polling period.
+fn watch_help() -> String {
+    format!(
+        "How plugin changes are noticed: file events, or a rescan every SECS \
+         (`poll` alone: every {} s) for network volumes that deliver no events; \
+         file events fall back to polling when the folder cannot be watched",
+        DEFAULT_POLL.as_secs()
+    )
 }
 
 impl Cli {
@@ -455,6 +475,25 @@ mod tests {
         // And a command line without plugin flags gives exactly those.
         let cli = Cli::try_parse_from(["wasibin"]).unwrap();
         assert_eq!(cli.serve.plugin.defaults(), d);
+    }
+
+    #[test]
+    fn help_and_readme_state_the_default_poll_period() {
+        use clap::CommandFactory;
+        let every = format!("every {} s", DEFAULT_POLL.as_secs());
+        let help = Cli::command().render_long_help().to_string();
+        let folded = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(folded.contains(&every), "{help}");
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let line = readme
+            .lines()
+            .find(|l| l.trim_start().starts_with("--watch"))
+            .expect("README.md's command line lists --watch");
+        assert!(line.contains(&every), "README says {line:?}, not {every:?}");
+        let cli = Cli::try_parse_from(["wasibin", "--watch", "poll=0.5"]).unwrap();
+        assert_eq!(cli.serve.watch, WatchMode::Poll(Duration::from_millis(500)));
+        assert!(Cli::try_parse_from(["wasibin", "--watch", "poll=x"]).is_err());
     }
 
     #[test]

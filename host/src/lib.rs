@@ -14,6 +14,7 @@ mod file_stamp;
 mod gateway;
 mod http;
 mod plugins;
+pub mod probe_cmd;
 mod reload;
 pub mod run_cmd;
 pub mod runtime;

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Probe(args)) => wasibin::probe_cmd::main(&args),
         None => {
             let config = cli
                 .serve

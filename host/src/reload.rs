@@ -1,9 +1,19 @@
-//! Hot reload: a recursive watch on the plugins folder and SIGHUP both lead
-//! to one debounced [`PluginFolder::rescan`], which compiles what changed off
-//! the request path and swaps the route table atomically. Requests never
-//! wait for this; they keep running on the snapshot they started with.
+//! Hot reload: a recursive watch on the plugins folder (or a poll of it)
+//! and SIGHUP all lead to one debounced [`PluginFolder::rescan`], which
+//! compiles what changed off the request path and swaps the route table
+//! atomically. Requests never wait for this; they keep running on the
+//! snapshot they started with.
+//!
+//! Any event in the folder, hidden names included, marks it dirty: a
+//! Kubernetes ConfigMap update writes a hidden timestamped folder and
+//! renames the hidden `..data` symlink to it, while the `NAME.wasm ->
+//! ..data/NAME.wasm` links that make the routes never change themselves.
+//! The rescan follows them to the new files and finds them changed by their
+//! [`FileStamp`](crate::file_stamp::FileStamp).
 
+use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,28 +30,99 @@ pub(crate) const DEBOUNCE_QUIET: Duration = Duration::from_millis(40);
 /// Longest a rescan waits behind a steady stream of events, so a folder
 /// that never goes quiet still reloads.
 pub(crate) const DEBOUNCE_MAX: Duration = Duration::from_millis(250);
-/// How often the folder is rescanned when file events cannot be watched
-/// (a network mount, an exhausted inotify budget).
-pub(crate) const POLL_FALLBACK: Duration = Duration::from_secs(2);
+/// How often the folder is rescanned by `--watch poll` without a period,
+/// and when file events cannot be watched (an exhausted inotify budget, a
+/// folder missing at start). A rescan of unchanged files costs one `stat`
+/// per file.
+pub(crate) const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// Shortest polling period accepted: below it the rescans' `stat`s would
+/// be most of what the process does.
+const MIN_POLL: Duration = Duration::from_millis(100);
+/// Longest polling period accepted: past a day it is a typo, not a choice.
+const MAX_POLL: Duration = Duration::from_secs(86_400);
+
+/// How changes to the plugins folder are noticed (`--watch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum WatchMode {
+    /// File events (inotify on Linux), falling back to polling every
+    /// [`DEFAULT_POLL`] when the folder cannot be watched.
+    #[default]
+    Events,
+    /// A rescan every period: for network volumes (NFS, most ReadWriteMany
+    /// volumes), which deliver no events for changes made on other machines.
+    Poll(Duration),
+}
+
+impl FromStr for WatchMode {
+    type Err = String;
+
+    /// `inotify`, `poll` (every [`DEFAULT_POLL`]) or `poll=SECS`.
+    fn from_str(s: &str) -> Result<WatchMode, String> {
+        let expected = "expected 'inotify', 'poll' or 'poll=SECS'";
+        match s.split_once('=') {
+            None if s == "inotify" => Ok(WatchMode::Events),
+            None if s == "poll" => Ok(WatchMode::Poll(DEFAULT_POLL)),
+            Some(("poll", secs)) => {
+                let period = secs
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .filter(|p| (MIN_POLL..=MAX_POLL).contains(p))
+                    .ok_or_else(|| {
+                        format!(
+                            "poll period {secs:?}: expected seconds, from {MIN_POLL:?} to a day"
+                        )
+                    })?;
+                Ok(WatchMode::Poll(period))
+            }
+            _ => Err(expected.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for WatchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WatchMode::Events => f.write_str("inotify"),
+            WatchMode::Poll(period) => write!(f, "poll={}", period.as_secs_f64()),
+        }
+    }
+}
 
 /// Watch `plugins` until shutdown. Never returns an error: a watcher that
 /// cannot start degrades to polling, and a failed rescan is logged and
 /// retried on the next event.
 pub(crate) async fn run(
     plugins: Arc<PluginFolder>,
+    mode: WatchMode,
     mut hangup: Option<Signal>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let dirty = Arc::new(Notify::new());
-    let watcher = start_watcher(plugins.dir(), Arc::clone(&dirty));
+    // The watcher is kept alive for as long as its events should arrive.
+    let (_watcher, poll) = match mode {
+        WatchMode::Poll(period) => {
+            tracing::info!(
+                "watching {} by polling every {period:?}",
+                plugins.dir().display()
+            );
+            (None, Some(period))
+        }
+        WatchMode::Events => match start_watcher(plugins.dir(), Arc::clone(&dirty)) {
+            Ok(watcher) => (Some(watcher), None),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "cannot watch the plugins folder {} for changes; polling it every {DEFAULT_POLL:?} instead",
+                    plugins.dir().display()
+                );
+                (None, Some(DEFAULT_POLL))
+            }
+        },
+    };
     // A change made after the initial load but before the watch began raised
     // no event; one rescan now catches it (an unchanged file costs a `stat`).
     rescan(&plugins).await;
-    let poll = if watcher.is_some() {
-        None
-    } else {
-        Some(POLL_FALLBACK)
-    };
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -90,9 +171,9 @@ async fn sleep_or_never(period: Option<Duration>) {
     }
 }
 
-/// A recursive watcher whose every event marks the folder dirty; `None`
-/// (with a log line) when the platform refuses.
-fn start_watcher(dir: &Path, dirty: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
+/// A recursive watcher whose every event marks the folder dirty, or why the
+/// platform refuses one.
+fn start_watcher(dir: &Path, dirty: Arc<Notify>) -> notify::Result<notify::RecommendedWatcher> {
     let handler = move |event: notify::Result<notify::Event>| match event {
         Ok(event) if event.kind.is_access() => {}
         Ok(_) => dirty.notify_one(),
@@ -101,20 +182,41 @@ fn start_watcher(dir: &Path, dirty: Arc<Notify>) -> Option<notify::RecommendedWa
             dirty.notify_one();
         }
     };
-    let mut watcher = match notify::recommended_watcher(handler) {
-        Ok(watcher) => watcher,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot watch for file changes; polling every {POLL_FALLBACK:?}");
-            return None;
-        }
-    };
-    if let Err(err) = watcher.watch(dir, RecursiveMode::Recursive) {
-        tracing::warn!(
-            error = %err,
-            dir = %dir.display(),
-            "cannot watch the plugins folder; polling every {POLL_FALLBACK:?}"
+    let mut watcher = notify::recommended_watcher(handler)?;
+    watcher.watch(dir, RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_modes_parse_and_print_back() {
+        assert_eq!("inotify".parse(), Ok(WatchMode::Events));
+        assert_eq!("poll".parse(), Ok(WatchMode::Poll(DEFAULT_POLL)));
+        assert_eq!(
+            "poll=0.5".parse(),
+            Ok(WatchMode::Poll(Duration::from_millis(500)))
         );
-        return None;
+        assert_eq!(
+            "poll=30".parse::<WatchMode>().map(|m| m.to_string()),
+            Ok("poll=30".to_owned())
+        );
+        assert_eq!(WatchMode::default().to_string(), "inotify");
+        for bad in [
+            "",
+            "poll=",
+            "poll=0",
+            "poll=0.01",
+            "poll=-1",
+            "poll=NaN",
+            "poll=inf",
+            "poll=1e10",
+            "fanotify",
+            "inotify=1",
+        ] {
+            assert!(bad.parse::<WatchMode>().is_err(), "{bad:?}");
+        }
     }
-    Some(watcher)
 }

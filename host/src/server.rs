@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub(crate) plugin_defaults: PluginDefaults,
     /// Time in-flight requests get after a stop signal.
     pub(crate) grace: Duration,
+    /// How plugin changes are noticed.
+    pub(crate) watch: crate::reload::WatchMode,
     /// Connection worker threads (at least one).
     pub(crate) workers: usize,
 }
@@ -172,6 +174,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         certificates.map(|certs| tokio::spawn(crate::tls::watch(certs, shutdown_rx.clone())));
     let reloader = tokio::spawn(crate::reload::run(
         Arc::clone(&plugins),
+        config.watch,
         signals.hangup,
         shutdown_rx,
     ));

@@ -167,3 +167,38 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
         "still accepting after SIGTERM"
     );
 }
+
+/// `wasibin probe`, the image's health check: exit 0 for a 2xx answer, 1
+/// for another status or no answer, 2 for a URL it cannot use.
+#[test]
+fn probe_exits_0_on_2xx_and_1_otherwise() {
+    let empty = tempdir();
+    let server = Server::start(&[
+        "--static",
+        example_static().to_str().unwrap(),
+        "--plugins",
+        empty.path().to_str().unwrap(),
+    ]);
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+    let (code, err) = run(&["probe", &url("/")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run(&["probe", &url("/no-such-page")]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        error_lines(&err),
+        [format!("wasibin probe: {}: 404", url("/no-such-page"))]
+    );
+
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, err) = run(&["probe", &format!("http://{closed}/healthz")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+
+    for bad in ["https://127.0.0.1/", "127.0.0.1:9090/healthz"] {
+        let (code, err) = run(&["probe", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+    }
+}

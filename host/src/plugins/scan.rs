@@ -228,6 +228,29 @@ mod tests {
         );
     }
 
+    /// A Kubernetes ConfigMap volume: each key a link into `..data`, itself
+    /// a link to a hidden timestamped folder. The links make the routes; the
+    /// hidden entries make none and are not reported.
+    #[test]
+    fn a_configmap_volume_routes_its_links_only() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(root, "..2026_12_01_14_00_00.123/a.wasm");
+        symlink("..2026_12_01_14_00_00.123", root.join("..data")).unwrap();
+        symlink("..data/a.wasm", root.join("a.wasm")).unwrap();
+        let found = walk(root).unwrap();
+        let routes: Vec<_> = found
+            .candidates
+            .iter()
+            .map(|c| c.file.route.as_str())
+            .collect();
+        assert_eq!(routes, ["/a"]);
+        assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+        let target = fs::metadata(root.join("..2026_12_01_14_00_00.123/a.wasm")).unwrap();
+        assert_eq!(found.candidates[0].fingerprint.wasm, FileStamp::of(&target));
+    }
+
     #[test]
     fn a_missing_folder_is_empty() {
         let dir = tempfile::tempdir().unwrap();

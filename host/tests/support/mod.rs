@@ -82,12 +82,12 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
+                    // Logged before the address is handed over, so a test
+                    // that reads the log right after start sees the banner.
+                    log.lock().unwrap().push_str(&format!("{line}\n"));
                     if let Some(addr) = banner_addr(&line) {
                         let _ = tx.send(addr);
                     }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
                 }
             });
         }
