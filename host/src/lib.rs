@@ -8,6 +8,7 @@
 
 mod cgi;
 pub mod cli;
+mod conn_cap;
 mod dispatch;
 mod file_stamp;
 mod gateway;

@@ -177,13 +177,22 @@ impl Conn<'_> {
                     if !self.io.wbuf.is_empty() {
                         tokio::task::yield_now().await;
                     }
-                    if *shutdown.borrow() || self.io.flush().await.is_err() {
+                    if self.io.flush().await.is_err() {
                         return Next::Close;
                     }
-                    tokio::select! {
-                        biased;
-                        result = self.io.read_into_rbuf(idle_deadline) => result,
-                        () = shutdown_signalled(shutdown) => return Next::Close,
+                    // At shutdown an idle connection closes, but one whose
+                    // next request has already arrived is served first
+                    // (with `Connection: close`): closing on it would lose
+                    // a request the client has every right to expect an
+                    // answer to.
+                    if !*shutdown.borrow() {
+                        tokio::select! {
+                            biased;
+                            result = self.io.read_into_rbuf(idle_deadline) => result,
+                            () = shutdown_signalled(shutdown) => Ok(usize::from(self.io.take_arrived())),
+                        }
+                    } else {
+                        Ok(usize::from(self.io.take_arrived()))
                     }
                 }
             };

@@ -79,6 +79,23 @@ impl ConnIo {
         }
     }
 
+    /// Move into `rbuf` what the client has already sent, without waiting:
+    /// `true` when bytes came. Asks the kernel directly (the reactor may not
+    /// have seen a fresh connection's data yet), so at shutdown a request
+    /// that has arrived is served rather than closed on and lost.
+    pub(crate) fn take_arrived(&mut self) -> bool {
+        use std::io::Read as _;
+        let mut chunk = [0u8; READ_CHUNK];
+        let socket = socket2::SockRef::from(&self.stream);
+        match (&*socket).read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                self.rbuf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Read into `dst` (a body buffer, skipping `rbuf`) before `deadline`.
     pub(crate) async fn read_direct(
         &mut self,
