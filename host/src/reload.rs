@@ -25,23 +25,20 @@ pub(crate) const DEBOUNCE_MAX: Duration = Duration::from_millis(250);
 pub(crate) const POLL_FALLBACK: Duration = Duration::from_secs(2);
 
 /// Watch `plugins` until shutdown. Never returns an error: a watcher that
-/// cannot start degrades to polling, and a failed rescan is logged and
-/// retried on the next event.
+/// cannot start degrades to polling, a failed rescan is logged once and
+/// retried on the next event, and a folder that is removed, replaced or
+/// created is watched anew once it is there.
 pub(crate) async fn run(
     plugins: Arc<PluginFolder>,
     mut hangup: Option<Signal>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let dirty = Arc::new(Notify::new());
-    let watcher = start_watcher(plugins.dir(), Arc::clone(&dirty));
+    let mut watch = FolderWatch::start(plugins.dir(), &dirty);
+    let mut failing = None;
     // A change made after the initial load but before the watch began raised
     // no event; one rescan now catches it (an unchanged file costs a `stat`).
-    rescan(&plugins).await;
-    let poll = if watcher.is_some() {
-        None
-    } else {
-        Some(POLL_FALLBACK)
-    };
+    rescan(&plugins, &mut failing).await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -49,17 +46,82 @@ pub(crate) async fn run(
             Some(()) = recv_hangup(&mut hangup) => {
                 tracing::info!("SIGHUP received: rescanning {}", plugins.dir().display());
             }
-            () = sleep_or_never(poll) => {}
+            () = sleep_or_never(watch.poll()) => {}
         }
-        rescan(&plugins).await;
+        rescan(&plugins, &mut failing).await;
+        if watch.refresh(plugins.dir(), &dirty) {
+            // Changes between the rescan and the new watch raised no event.
+            rescan(&plugins, &mut failing).await;
+        }
     }
 }
 
-/// One rescan; a failure is logged and retried on the next change.
-async fn rescan(plugins: &PluginFolder) {
-    if let Err(err) = plugins.rescan().await {
-        tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
+/// One rescan. A failure (an unreadable folder) leaves the routes as they
+/// are and is logged once, not on every retry; its end is logged too.
+async fn rescan(plugins: &PluginFolder, failing: &mut Option<String>) {
+    match plugins.rescan().await {
+        Ok(_) => {
+            if failing.take().is_some() {
+                tracing::info!(
+                    "plugin rescan works again: {} is read",
+                    plugins.dir().display()
+                );
+            }
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            if failing.as_deref() != Some(message.as_str()) {
+                tracing::error!(error = %message, "plugin rescan failed; the routes stay as they are, retrying on the next change");
+            }
+            *failing = Some(message);
+        }
     }
+}
+
+/// The watch on the plugins folder, tied to the folder it was set on: a
+/// folder removed and created again, or replaced by a rename, is another
+/// inode, which the old watch never reports on.
+struct FolderWatch {
+    watcher: Option<notify::RecommendedWatcher>,
+    /// Device and inode of the watched folder; `None` while it is missing.
+    folder: Option<(u64, u64)>,
+}
+
+impl FolderWatch {
+    fn start(dir: &Path, dirty: &Arc<Notify>) -> FolderWatch {
+        let folder = identity(dir);
+        FolderWatch {
+            watcher: folder.and_then(|_| start_watcher(dir, Arc::clone(dirty))),
+            folder,
+        }
+    }
+
+    /// How often to rescan without events: only while nothing is watched.
+    fn poll(&self) -> Option<Duration> {
+        self.watcher.is_none().then_some(POLL_FALLBACK)
+    }
+
+    /// Watch again if the folder is another one than the watched one (or
+    /// went away); true when a new watch started.
+    fn refresh(&mut self, dir: &Path, dirty: &Arc<Notify>) -> bool {
+        let folder = identity(dir);
+        if folder == self.folder {
+            return false;
+        }
+        *self = FolderWatch::start(dir, dirty);
+        if self.folder.is_none() {
+            tracing::debug!(dir = %dir.display(), "plugin folder missing: polling every {POLL_FALLBACK:?}");
+        }
+        self.watcher.is_some()
+    }
+}
+
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Wait until no event has arrived for [`DEBOUNCE_QUIET`], or at most
