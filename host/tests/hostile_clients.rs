@@ -215,3 +215,54 @@ fn past_the_connection_cap_new_clients_are_refused_and_open_ones_served() {
         std::time::Duration::from_secs(10)
     ));
 }
+
+#[test]
+fn under_a_low_open_file_limit_the_derived_cap_refuses_before_descriptors_run_out() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no prlimit (util-linux) to start the server under a low limit");
+        return;
+    }
+    let site = Site::new();
+    site.static_file("index.html", b"home\n");
+    let statics = site.root().join("static");
+    let plugins = site.plugins();
+    // 128 descriptors, hard and soft: the cap is 128 less a quarter, 96.
+    let server = Server::start_under(
+        &["prlimit", "--nofile=128:128"],
+        &[
+            "--quiet",
+            "--no-cache",
+            "--static",
+            statics.to_str().unwrap(),
+            "--plugins",
+            plugins.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..150 {
+        let mut stream = connect(server.addr);
+        match keep_alive_get(&mut stream, "/index.html") {
+            Some(resp) if resp.status == 200 => held.push(stream),
+            Some(resp) => {
+                assert_eq!(resp.status, 503);
+                refused += 1;
+            }
+            None => refused += 1,
+        }
+    }
+    assert_eq!(held.len(), 96, "{refused} refused\n{}", server.log());
+    // Those held still get files (which need descriptors of their own).
+    for stream in &mut held {
+        let resp = keep_alive_get(stream, "/index.html").expect("still served");
+        assert_eq!(resp.text(), "home\n");
+    }
+    let log = server.log();
+    assert!(log.contains("connection cap reached"), "{log}");
+    assert!(!log.contains("out of resources"), "{log}");
+}

@@ -52,7 +52,22 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasibin"));
+        Self::start_under(&[], args, env)
+    }
+
+    /// Like [`Server::start_with_env`], run by `wrapper`, a command that
+    /// execs the server (e.g. `prlimit --nofile=64:64`), so the pid is the
+    /// server's.
+    pub fn start_under(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
+        let bin = env!("CARGO_BIN_EXE_wasibin");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.args(["--bind", "127.0.0.1"])
             .args(args)
             .arg("0")
