@@ -44,10 +44,11 @@ wait_port() {
     exit 1
 }
 
-# Build the release binary (and through host/build.rs the example plugins).
+# Build the release binary (and through host/build.rs the example plugins),
+# in CARGO_TARGET_DIR when it is set.
 build_wasibin() {
     (cd "$REPO" && cargo build --release -q -p wasibin)
-    WASIBIN="$REPO/target/release/wasibin"
+    WASIBIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wasibin"
 }
 
 # start_wasibin PORT STATIC PLUGINS [ARGS...]: sets WASIBIN_PID
