@@ -11,6 +11,8 @@ pub mod cli;
 mod conn_cap;
 mod dispatch;
 mod file_stamp;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod http;
 mod plugins;
