@@ -44,7 +44,8 @@ wait_port() {
     exit 1
 }
 
-# Build the release binary (and through host/build.rs the example plugins).
+# Build the release binary (and through host/build.rs the example plugins),
+# in CARGO_TARGET_DIR when it is set.
 build_wasibin() {
     (cd "$REPO" && cargo build --release -q -p wasibin)
     WASIBIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wasibin"

@@ -15,6 +15,9 @@
 //!
 //! Outputs are replaced only when their content changes (by an atomic
 //! rename), so a running server's hot reload sees one clean change.
+//!
+//! `WASIBIN_SKIP_EXAMPLES=1` builds none of them: for builds of the library
+//! alone (the fuzz targets, on a nightly toolchain without wasm targets).
 
 use std::env;
 use std::ffi::OsStr;
@@ -106,6 +109,10 @@ fn main() {
     let out_dir = root.join("plugins");
 
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=WASIBIN_SKIP_EXAMPLES");
+    if env::var_os("WASIBIN_SKIP_EXAMPLES").is_some_and(|v| v == "1") {
+        return;
+    }
     println!("cargo:rerun-if-changed={}", examples.display());
     // The Rust examples are built on the guest SDK.
     println!(

@@ -190,6 +190,12 @@ pub struct HttpLimitArgs {
     /// Seconds a client has to take one whole response.
     #[arg(long, env = "WASIBIN_SEND_TIMEOUT", default_value_t = Limits::SEND_TIMEOUT.as_secs_f64(), value_name = "SECS")]
     pub(crate) send_timeout: f64,
+
+    /// Connections served at once; past it a new one is answered 503 and
+    /// closed. [default: the open-file limit (raised to its hard limit at
+    /// start) less a reserve of up to 1024]
+    #[arg(long, env = "WASIBIN_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_connections: Option<u64>,
 }
 
 /// Defaults for every plugin; a sidecar `NAME.toml` overrides them per
@@ -262,6 +268,10 @@ impl ServeArgs {
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
             ),
+            max_connections: self
+                .http
+                .max_connections
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         })
     }
 
@@ -398,6 +408,7 @@ fn first_line(rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn_cap::ConnectionCap;
 
     #[test]
     fn port_is_positional_and_defaults_to_8000() {
@@ -472,6 +483,14 @@ mod tests {
         for (flag, want) in &expected {
             assert_eq!(default_in_help(&help, flag).as_ref(), Some(want), "{flag}");
         }
+        let cap = default_in_help(&help, "--max-connections").unwrap_or_default();
+        assert!(
+            cap.ends_with(&format!(
+                "less a reserve of up to {}",
+                ConnectionCap::FD_RESERVE
+            )),
+            "--max-connections default: {cap}"
+        );
         // And a command line without plugin flags gives exactly those.
         let cli = Cli::try_parse_from(["wasibin"]).unwrap();
         assert_eq!(cli.serve.plugin.defaults(), d);
@@ -531,6 +550,10 @@ mod tests {
                 format!("{}, then {} queued", d.max_concurrency, d.max_queue),
             ),
             ("--max-instances", EngineConfig::MAX_INSTANCES.to_string()),
+            (
+                "--max-connections",
+                format!("less up to {}", ConnectionCap::FD_RESERVE),
+            ),
         ];
         for (flag, want) in &expected {
             let row = row(flag);

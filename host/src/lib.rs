@@ -9,8 +9,11 @@
 mod admin;
 mod cgi;
 pub mod cli;
+mod conn_cap;
 mod dispatch;
 mod file_stamp;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod http;
 mod plugins;

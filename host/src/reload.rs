@@ -90,8 +90,9 @@ impl fmt::Display for WatchMode {
 }
 
 /// Watch `plugins` until shutdown. Never returns an error: a watcher that
-/// cannot start degrades to polling, and a failed rescan is logged and
-/// retried on the next event.
+/// cannot start degrades to polling, a failed rescan is logged once and
+/// retried on the next event, and a folder that is removed, replaced or
+/// created is watched anew once it is there.
 pub(crate) async fn run(
     plugins: Arc<PluginFolder>,
     mode: WatchMode,
@@ -99,30 +100,17 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let dirty = Arc::new(Notify::new());
-    // The watcher is kept alive for as long as its events should arrive.
-    let (_watcher, poll) = match mode {
-        WatchMode::Poll(period) => {
-            tracing::info!(
-                "watching {} by polling every {period:?}",
-                plugins.dir().display()
-            );
-            (None, Some(period))
-        }
-        WatchMode::Events => match start_watcher(plugins.dir(), Arc::clone(&dirty)) {
-            Ok(watcher) => (Some(watcher), None),
-            Err(err) => {
-                tracing::warn!(
-                    error = %err,
-                    "cannot watch the plugins folder {} for changes; polling it every {DEFAULT_POLL:?} instead",
-                    plugins.dir().display()
-                );
-                (None, Some(DEFAULT_POLL))
-            }
-        },
-    };
+    if let WatchMode::Poll(period) = mode {
+        tracing::info!(
+            "watching {} by polling every {period:?}",
+            plugins.dir().display()
+        );
+    }
+    let mut watch = FolderWatch::start(plugins.dir(), &dirty, mode, true);
+    let mut failing = None;
     // A change made after the initial load but before the watch began raised
     // no event; one rescan now catches it (an unchanged file costs a `stat`).
-    rescan(&plugins).await;
+    rescan(&plugins, &mut failing).await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -130,17 +118,111 @@ pub(crate) async fn run(
             Some(()) = recv_hangup(&mut hangup) => {
                 tracing::info!("SIGHUP received: rescanning {}", plugins.dir().display());
             }
-            () = sleep_or_never(poll) => {}
+            () = sleep_or_never(watch.poll()) => {}
         }
-        rescan(&plugins).await;
+        rescan(&plugins, &mut failing).await;
+        if watch.refresh(plugins.dir(), &dirty) {
+            // Changes between the rescan and the new watch raised no event.
+            rescan(&plugins, &mut failing).await;
+        }
     }
 }
 
-/// One rescan; a failure is logged and retried on the next change.
-async fn rescan(plugins: &PluginFolder) {
-    if let Err(err) = plugins.rescan().await {
-        tracing::error!(error = %format!("{err:#}"), "plugin rescan failed; retrying on the next change");
+/// One rescan. A failure (an unreadable folder) leaves the routes as they
+/// are and is logged once, not on every retry; its end is logged too.
+async fn rescan(plugins: &PluginFolder, failing: &mut Option<String>) {
+    match plugins.rescan().await {
+        Ok(_) => {
+            if failing.take().is_some() {
+                tracing::info!(
+                    "plugin rescan works again: {} is read",
+                    plugins.dir().display()
+                );
+            }
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            if failing.as_deref() != Some(message.as_str()) {
+                tracing::error!(error = %message, "plugin rescan failed; the routes stay as they are, retrying on the next change");
+            }
+            *failing = Some(message);
+        }
     }
+}
+
+/// The watch on the plugins folder, tied to the folder it was set on: a
+/// folder removed and created again, or replaced by a rename, is another
+/// inode, which the old watch never reports on.
+struct FolderWatch {
+    watcher: Option<notify::RecommendedWatcher>,
+    /// Device and inode of the watched folder; `None` while it is missing.
+    folder: Option<(u64, u64)>,
+    mode: WatchMode,
+}
+
+impl FolderWatch {
+    /// The watch `mode` asks for on `dir`; `announce` says in the log when
+    /// events cannot be watched and polling stands in.
+    fn start(dir: &Path, dirty: &Arc<Notify>, mode: WatchMode, announce: bool) -> FolderWatch {
+        let folder = identity(dir);
+        let watcher = match mode {
+            WatchMode::Poll(_) => None,
+            WatchMode::Events => {
+                let watched = match folder {
+                    Some(_) => start_watcher(dir, Arc::clone(dirty)).map_err(|e| e.to_string()),
+                    None => Err("the folder is missing".to_owned()),
+                };
+                match watched {
+                    Ok(watcher) => Some(watcher),
+                    Err(err) if announce => {
+                        tracing::warn!(
+                            error = %err,
+                            "cannot watch the plugins folder {} for changes; polling it every {DEFAULT_POLL:?} instead",
+                            dir.display()
+                        );
+                        None
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, dir = %dir.display(), "plugin folder not watched: polling every {DEFAULT_POLL:?}");
+                        None
+                    }
+                }
+            }
+        };
+        FolderWatch {
+            watcher,
+            folder,
+            mode,
+        }
+    }
+
+    /// How often to rescan without events: always when polling is asked
+    /// for, else only while nothing is watched.
+    fn poll(&self) -> Option<Duration> {
+        match self.mode {
+            WatchMode::Poll(period) => Some(period),
+            WatchMode::Events => self.watcher.is_none().then_some(DEFAULT_POLL),
+        }
+    }
+
+    /// Watch again if the folder is another one than the watched one (or
+    /// went away); true when a new watch started.
+    fn refresh(&mut self, dir: &Path, dirty: &Arc<Notify>) -> bool {
+        let folder = identity(dir);
+        if folder == self.folder {
+            return false;
+        }
+        *self = FolderWatch::start(dir, dirty, self.mode, false);
+        self.watcher.is_some()
+    }
+}
+
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Wait until no event has arrived for [`DEBOUNCE_QUIET`], or at most

@@ -27,6 +27,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::admin::Admin;
+use crate::conn_cap::{self, AcceptGate, ConnectionCap};
 use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
 use crate::http::{self, AccessLog, ConnConfig, Limits, LogFormat};
@@ -67,6 +68,9 @@ pub struct ServerConfig {
     pub(crate) watch: crate::reload::WatchMode,
     /// Connection worker threads (at least one).
     pub(crate) workers: usize,
+    /// The most connections served at once; `None`: derived from the
+    /// open-file limit ([`ConnectionCap::default_for`]).
+    pub(crate) max_connections: Option<usize>,
 }
 
 /// Why the server could not start; the binary turns each into one line and
@@ -83,13 +87,14 @@ pub enum StartError {
 
 /// Listen backlog: connection bursts queue in the kernel rather than being refused.
 const LISTEN_BACKLOG: u32 = 4096;
-/// Pause after `accept` fails for lack of file descriptors, so the loop does
-/// not spin while connections drain.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Run the server until a stop signal, then shut down gracefully.
 pub async fn run(config: ServerConfig) -> Result<(), StartError> {
-    raise_fd_limit();
+    let fd_limit = conn_cap::raise_fd_limit();
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(|| fd_limit.map_or(usize::MAX, ConnectionCap::default_for));
+    tracing::debug!(?fd_limit, max_connections, "connection cap");
     // A bad certificate stops the start with one line, before anything binds.
     let certificates = match &config.tls {
         Some(files) => Some(Certificates::load(files.clone()).map_err(anyhow::Error::msg)?),
@@ -182,6 +187,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     accept_loop(
         &listener,
         &workers,
+        AcceptGate::new(max_connections),
         stop_signal(signals.interrupt, signals.terminate),
     )
     .await;
@@ -244,14 +250,17 @@ fn start_admin(
     let task = tokio::spawn(async move {
         // Held here: a dropped sender would read as a stop signal.
         let _never_stops = never_stops;
+        // Scrapes are few: no cap, only the back-off when descriptors run out.
+        let mut gate = AcceptGate::new(usize::MAX);
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(pair) => pair,
                 Err(err) => {
-                    accept_error(&err).await;
+                    gate.accept_failed(&err).await;
                     continue;
                 }
             };
+            gate.accepted();
             let Ok(local) = stream.local_addr() else {
                 continue;
             };
@@ -402,55 +411,63 @@ impl Worker {
 
 /// Accept until `stop` resolves, handing each connection to the worker with
 /// the fewest open ones (a burst of new connections would otherwise all land
-/// on whichever worker woke first).
+/// on whichever worker woke first), or refusing it past the cap.
 async fn accept_loop(
     listener: &TcpListener,
     workers: &[WorkerHandle],
+    mut gate: AcceptGate,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let mut stop = std::pin::pin!(stop);
     loop {
         let accepted = tokio::select! {
             biased;
-            () = &mut stop => return,
+            () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(err) => {
-                accept_error(&err).await;
-                continue;
-            }
-        };
-        let (Ok(local), Ok(stream)) = (stream.local_addr(), stream.into_std()) else {
-            continue;
-        };
-        let Some(worker) = workers
-            .iter()
-            .min_by_key(|w| w.load.load(Ordering::Relaxed))
-        else {
-            return;
-        };
-        let load = LoadGuard::new(&worker.load);
-        // A worker's intake closes only when the server stops accepting.
-        let _ = worker.intake.send(Accepted {
-            stream,
-            peer,
-            local,
-            load,
-        });
+        match accepted.and_then(|(stream, peer)| Ok((stream.into_std()?, peer))) {
+            Ok((stream, peer)) => hand_over(workers, &mut gate, stream, peer),
+            Err(err) => gate.accept_failed(&err).await,
+        }
+    }
+    // Connections the kernel completed before the stop wait in the backlog;
+    // closing the listener would reset them unread. They are taken too, and
+    // their requests answered with `Connection: close`.
+    for (stream, peer) in conn_cap::backlog(listener) {
+        hand_over(workers, &mut gate, stream, peer);
     }
 }
 
-/// Log an accept failure and back off when it is resource exhaustion.
-async fn accept_error(err: &std::io::Error) {
-    match err.raw_os_error() {
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            tracing::warn!(error = %err, "cannot accept: out of resources; backing off");
-            tokio::time::sleep(ACCEPT_BACKOFF).await;
-        }
-        _ => tracing::debug!(error = %err, "accept failed"),
+/// Give an accepted connection to the worker with the fewest open ones, or
+/// refuse it past the connection cap.
+fn hand_over(
+    workers: &[WorkerHandle],
+    gate: &mut AcceptGate,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let open = workers.iter().map(|w| w.load.load(Ordering::Relaxed)).sum();
+    if !gate.admit(open) {
+        conn_cap::refuse(stream);
+        return;
     }
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let Some(worker) = workers
+        .iter()
+        .min_by_key(|w| w.load.load(Ordering::Relaxed))
+    else {
+        return;
+    };
+    let load = LoadGuard::new(&worker.load);
+    // A worker's intake closes only when the server stops accepting.
+    let _ = worker.intake.send(Accepted {
+        stream,
+        peer,
+        local,
+        load,
+    });
 }
 
 /// The signals the server reacts to; `None` where the handler could not be
@@ -513,24 +530,6 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .listen(LISTEN_BACKLOG)
         .with_context(|| format!("listening on {addr}"))
         .map_err(StartError::from)
-}
-
-/// Thousands of keep-alive clients need thousands of descriptors; the soft
-/// limit is often 1024 while the hard limit allows far more.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    #[allow(unsafe_code)]
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }
 
 /// The start-up banner: one line saying what is served where, one line per

@@ -255,6 +255,7 @@ fn every_language_answers_the_same() {
     // the JavaScript and Python components alone take a minute or more on
     // two cores.
     let server = Server::start_within(
+        &[],
         &[
             "--quiet",
             "--static",

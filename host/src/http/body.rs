@@ -254,12 +254,9 @@ impl BodyState {
             Remaining::Chunked(decoder) => {
                 let mut out = BytesMut::new();
                 loop {
-                    let (used, chunk) = decoder.decode(&io.rbuf).map_err(BodyError::Malformed)?;
+                    let (used, chunk) = decode_within(decoder, &io.rbuf, limit)?;
                     match chunk {
                         Chunk::Data(data) => {
-                            if (out.len() + data.len()) as u64 > limit {
-                                return Err(BodyError::TooLarge { limit });
-                            }
                             out.extend_from_slice(data);
                             io.rbuf.advance(used);
                         }
@@ -364,12 +361,9 @@ impl BodyState {
                     }
                 }
                 Remaining::Chunked(decoder) => {
-                    let (used, chunk) = decoder.decode(&io.rbuf).map_err(BodyError::Malformed)?;
+                    let (used, chunk) = decode_within(decoder, &io.rbuf, limit)?;
                     match chunk {
                         Chunk::Data(data) => {
-                            if self.consumed.saturating_add(data.len() as u64) > limit {
-                                return Err(too_large);
-                            }
                             let data = Bytes::copy_from_slice(data);
                             io.rbuf.advance(used);
                             self.consumed += data.len() as u64;
@@ -445,7 +439,8 @@ impl BodyState {
                     }
                 }
                 Remaining::Chunked(decoder) => {
-                    let Ok((used, chunk)) = decoder.decode(&io.rbuf) else {
+                    let Ok((used, chunk)) = decode_within(decoder, &io.rbuf, Limits::MAX_DRAIN)
+                    else {
                         return false;
                     };
                     let done = chunk == Chunk::Done;
@@ -469,6 +464,24 @@ impl BodyState {
             }
         }
     }
+}
+
+/// Decode the next piece of a chunked body, refusing it as soon as the
+/// chunk sizes it declared add up to more than `limit`: a client that
+/// announces a chunk of `ffffffffffffffff` bytes is answered 413 at its size
+/// line instead of being waited for until the body timeout. The one place
+/// where a chunked body meets its limit, for reading, streaming and
+/// draining alike.
+fn decode_within<'a>(
+    decoder: &mut ChunkedDecoder,
+    src: &'a [u8],
+    limit: u64,
+) -> Result<(usize, Chunk<'a>), BodyError> {
+    let decoded = decoder.decode(src).map_err(BodyError::Malformed)?;
+    if decoder.declared() > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    Ok(decoded)
 }
 
 fn to_usize(n: u64) -> usize {
@@ -503,6 +516,94 @@ mod tests {
         ));
         assert_eq!(&body.read_to_end(5).await.unwrap()[..], b"hello");
         assert!(body.read_to_end(5).await.unwrap().is_empty());
+    }
+
+    /// A connection whose client side has sent `sent` and stays open.
+    async fn conn_with(sent: &[u8]) -> (ConnIo, tokio::net::TcpStream) {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(sent).await.unwrap();
+        (
+            ConnIo::new(
+                crate::http::io::Transport::Plain(server),
+                Duration::from_secs(5),
+            ),
+            client,
+        )
+    }
+
+    /// A chunk announced larger than the limit is refused at its size line,
+    /// well before the (long) body timeout, however few of its bytes came.
+    #[tokio::test]
+    async fn an_oversized_chunk_is_refused_at_its_size_line() {
+        for sent in [
+            &b"ffffffffffffffff\r\n"[..],
+            b"ffffffffffffffff\r\nab",
+            b"3e9\r\n",
+            b"10\r\n0123456789abcdef\r\n3d9\r\nxy",
+        ] {
+            let (mut io, _client) = conn_with(sent).await;
+            let mut body =
+                RequestBody::from_conn(&mut io, Framing::Chunked, false, Duration::from_secs(60));
+            let read = tokio::time::timeout(Duration::from_secs(5), body.read_to_end(1000));
+            let result = read
+                .await
+                .expect("refused at once, not at the body timeout");
+            assert!(
+                matches!(result, Err(BodyError::TooLarge { limit: 1000 })),
+                "{:?}: {result:?}",
+                String::from_utf8_lossy(sent)
+            );
+            assert!(body.into_state().must_close());
+        }
+    }
+
+    #[tokio::test]
+    async fn chunks_adding_up_to_the_limit_are_read() {
+        let mut sent = b"1f4\r\n".to_vec();
+        sent.extend_from_slice(&[b'a'; 500]);
+        sent.extend_from_slice(b"\r\n1f4\r\n");
+        sent.extend_from_slice(&[b'b'; 500]);
+        sent.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (mut io, _client) = conn_with(&sent).await;
+        let mut body =
+            RequestBody::from_conn(&mut io, Framing::Chunked, false, Duration::from_secs(5));
+        assert_eq!(body.read_to_end(1000).await.unwrap().len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn a_streamed_oversized_chunk_is_refused_at_its_size_line() {
+        let (mut io, _client) = conn_with(b"5\r\nhello\r\nffffffffffffffff\r\nab").await;
+        let mut body =
+            RequestBody::from_conn(&mut io, Framing::Chunked, false, Duration::from_secs(60));
+        let (sink, _stream) = crate::http::body_channel(1000, None);
+        let pumped = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match body.pump_into(&sink).await {
+                    Ok(true) => {}
+                    other => return other,
+                }
+            }
+        });
+        let result = pumped.await.expect("refused at once");
+        assert!(
+            matches!(result, Err(BodyError::TooLarge { limit: 1000 })),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn draining_gives_up_on_a_chunk_larger_than_the_drain_budget() {
+        let (mut io, _client) = conn_with(b"ffffffff\r\nab").await;
+        let body =
+            RequestBody::from_conn(&mut io, Framing::Chunked, false, Duration::from_secs(60));
+        let mut state = body.into_state();
+        let drained = tokio::time::timeout(Duration::from_secs(5), state.drain(&mut io));
+        assert!(!drained.await.expect("gives up at once"));
     }
 
     #[test]

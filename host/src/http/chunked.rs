@@ -57,6 +57,9 @@ pub(crate) struct ChunkedDecoder {
     state: State,
     line_len: usize,
     trailer_len: usize,
+    /// The sum of every chunk size read so far, the current chunk's whole
+    /// size included as soon as its size line ends (saturating).
+    declared: u64,
 }
 
 impl Default for ChunkedDecoder {
@@ -68,6 +71,7 @@ impl Default for ChunkedDecoder {
             },
             line_len: 0,
             trailer_len: 0,
+            declared: 0,
         }
     }
 }
@@ -81,6 +85,15 @@ impl ChunkedDecoder {
     /// Whether the whole body, trailers included, has been decoded.
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
+    }
+
+    /// The payload the client has announced so far: every chunk size read,
+    /// the current chunk counted whole as soon as its size line ends. A
+    /// reader compares it with its limit after each [`ChunkedDecoder::decode`]
+    /// so that a chunk declared larger than the limit allows is refused at
+    /// its size line, not after the client sent (or failed to send) its data.
+    pub(crate) fn declared(&self) -> u64 {
+        self.declared
     }
 
     /// Decode from `src`; returns how many bytes of `src` were consumed and
@@ -173,6 +186,7 @@ impl ChunkedDecoder {
                     return Err("chunk size line not ended by CRLF");
                 }
                 self.line_len = 0;
+                self.declared = self.declared.saturating_add(value);
                 if value == 0 {
                     State::TrailerStart
                 } else {
@@ -359,6 +373,21 @@ mod tests {
         let mut dec = ChunkedDecoder::new();
         let (used, chunk) = dec.decode(b"ffffffffffffffff\r\nab").unwrap();
         assert_eq!((used, chunk), (20, Chunk::Data(b"ab")));
+        // The whole size is announced at once, before its data arrives.
+        assert_eq!(dec.declared(), u64::MAX);
+    }
+
+    #[test]
+    fn a_size_line_announces_its_chunk_before_the_data() {
+        let mut dec = ChunkedDecoder::new();
+        let (used, chunk) = dec.decode(b"10\r\n").unwrap();
+        assert_eq!((used, chunk), (4, Chunk::NeedMore));
+        assert_eq!(dec.declared(), 16);
+        let (_, chunk) = dec.decode(b"0123456789abcdef\r\n").unwrap();
+        assert_eq!(chunk, Chunk::Data(b"0123456789abcdef"));
+        let (_, chunk) = dec.decode(b"\r\n8\r\n").unwrap();
+        assert_eq!(chunk, Chunk::NeedMore);
+        assert_eq!(dec.declared(), 24);
     }
 
     proptest! {

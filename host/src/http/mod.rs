@@ -21,7 +21,10 @@ mod sink;
 
 pub(crate) use access_log::{AccessLog, LogFormat};
 pub(crate) use body::{BodyError, RequestBody};
+/// For the fuzz targets ([`crate::fuzzing`]).
+pub(crate) use chunked::{Chunk, ChunkedDecoder};
 pub(crate) use conn::{serve_connection, ConnConfig};
+pub(crate) use head::parse_head;
 pub(crate) use headers::Headers;
 pub(crate) use limits::Limits;
 pub(crate) use request::{Request, Version};

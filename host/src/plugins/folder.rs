@@ -52,6 +52,8 @@ struct ScanState {
     refused: HashMap<PathBuf, Refusal>,
     /// Files already reported as unable to make a route.
     skipped: HashSet<PathBuf>,
+    /// The folder itself was missing at the last rescan.
+    gone: bool,
 }
 
 /// A file that could not serve, as the status page shows it until the
@@ -234,6 +236,27 @@ impl PluginFolder {
 impl Inner {
     fn rescan(&self) -> anyhow::Result<RescanReport> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        // A folder that disappears (an unmounted volume, a deploy that swaps
+        // it, a slip of `rm -r`) is a fault, not an order to unmount every
+        // plugin: what is loaded keeps serving until the folder is back.
+        // Removing a plugin's file removes its route.
+        if !self.dir.try_exists().unwrap_or(true) {
+            let serving = self.table.load().routes().count();
+            if !state.gone && serving > 0 {
+                tracing::warn!(
+                    "plugin folder {} is gone: its {serving} route(s) keep serving until it is back",
+                    self.dir.display()
+                );
+            }
+            state.gone = true;
+            return Ok(RescanReport::default());
+        }
+        if std::mem::take(&mut state.gone) {
+            tracing::info!(
+                "plugin folder {} is back: rescanning it",
+                self.dir.display()
+            );
+        }
         let found = scan::walk(&self.dir)
             .with_context(|| format!("cannot read the plugin folder {}", self.dir.display()))?;
 

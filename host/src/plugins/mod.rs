@@ -23,6 +23,8 @@ pub(crate) use folder::{LiveRoutes, PluginFolder};
 pub(crate) use gate::{Gate, GatePermit};
 pub(crate) use load::PluginFile;
 pub(crate) use route::{RouteMatch, RouteTable, Routing};
+/// For the fuzz targets ([`crate::fuzzing`]).
+pub(crate) use sidecar::parse as parse_sidecar;
 pub(crate) use sidecar::PluginDefaults;
 pub(crate) use sidecar::{kib, mib, PluginConfig};
 

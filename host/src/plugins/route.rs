@@ -3,11 +3,11 @@
 //! `/hello` never matches `/helloworld`; a request holds one snapshot for its
 //! whole life, so a reload never shows it a half-updated table.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Plugin;
+use crate::url_path::{decode_path, decode_segment};
 
 /// The result of routing a request path.
 #[derive(Debug, Clone)]
@@ -17,8 +17,10 @@ pub(crate) enum Routing {
     /// No plugin mount covers the path (static files take it).
     NotPlugin,
     /// The path is under a plugin mount but its rest cannot become a
-    /// `PATH_INFO`: bad %-encoding, an encoded `/` (`%2F`), NUL, or bytes
-    /// that are not UTF-8. The gateway answers 400.
+    /// `PATH_INFO` by the rule static paths follow too
+    /// ([`crate::url_path::decode_segment`]): bad %-encoding, bytes that
+    /// are not UTF-8, a `.` or `..` segment, an encoded `/` or `\`, a
+    /// control character. The dispatcher answers 400.
     BadPath,
 }
 
@@ -103,7 +105,7 @@ impl RouteTable {
         let mut pos = 1;
         loop {
             let end = path[pos..].find('/').map_or(path.len(), |i| pos + i);
-            let Some(seg) = decode(&path[pos..end]) else {
+            let Ok(seg) = decode_segment(&path[pos..end]) else {
                 break;
             };
             let Some(child) = node.children.get(&*seg) else {
@@ -122,14 +124,14 @@ impl RouteTable {
             return Routing::NotPlugin;
         };
         let raw_path_info = &path[end..];
-        match decode(raw_path_info) {
-            Some(path_info) => Routing::Plugin(RouteMatch {
+        match decode_path(raw_path_info) {
+            Ok(path_info) => Routing::Plugin(RouteMatch {
                 plugin: plugin.clone(),
                 script_name: plugin.route.to_string(),
                 path_info: path_info.into_owned(),
                 raw_path_info: raw_path_info.to_owned(),
             }),
-            None => Routing::BadPath,
+            Err(_) => Routing::BadPath,
         }
     }
 }
@@ -143,33 +145,10 @@ pub(crate) fn is_safe_segment(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
 }
 
-/// A path piece decoded strictly; also refused: an encoded `/` (it would
-/// change the path's structure; it is the only way decoding adds a `/`)
-/// and NUL (CGI variables are C strings).
-fn decode(raw: &str) -> Option<Cow<'_, str>> {
-    let slashes = |s: &str| s.bytes().filter(|&b| b == b'/').count();
-    crate::url_path::decode_strict(raw)
-        .filter(|decoded| !decoded.contains('\0') && slashes(decoded) == slashes(raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn decoding_is_strict() {
-        assert_eq!(decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(decode("plain").as_deref(), Some("plain"));
-        assert_eq!(decode("%C3%A9").as_deref(), Some("é"));
-        assert_eq!(decode("%zz"), None);
-        assert_eq!(decode("%4"), None);
-        assert_eq!(decode("a%2Fb"), None);
-        assert_eq!(decode("a%2fb"), None);
-        assert_eq!(decode("%00"), None);
-        assert_eq!(decode("a\0"), None);
-        assert_eq!(decode("%FF"), None);
-    }
 
     #[test]
     fn safe_segments() {
@@ -186,10 +165,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn decode_never_panics_and_never_yields_slash_or_nul(s in "\\PC*") {
-            if let Some(d) = decode(&s) {
-                prop_assert!(!d.contains('\0'));
-                prop_assert!(!d.contains('/') || s.contains('/'));
+        fn path_info_never_climbs_or_carries_a_control(s in "\\PC*") {
+            if let Ok(d) = decode_path(&s) {
+                prop_assert!(!d.chars().any(char::is_control));
+                prop_assert_eq!(d.matches('/').count(), s.matches('/').count());
+                prop_assert!(d.split('/').all(|seg| seg != "." && seg != ".."));
             }
         }
     }

@@ -131,6 +131,24 @@ fn bad_paths_under_a_mount() {
     assert_eq!(look(&t, "/hello/%00"), Err("bad"));
     assert_eq!(look(&t, "/hello/%ff"), Err("bad"));
     assert_eq!(look(&t, "/hello%2Fx"), Err("not"));
+    // Dot segments and decoded control characters, as on a static path.
+    for path in [
+        "/hello/../echo",
+        "/hello/..",
+        "/hello/./x",
+        "/hello/%2e%2e/x",
+        "/hello/a/%2E%2E",
+        "/hello/a%0Ab",
+        "/hello/%0D%0ASet-Cookie:x",
+        "/hello/%7F",
+        "/hello/a%5Cb",
+    ] {
+        assert_eq!(look(&t, path), Err("bad"), "{path}");
+    }
+    assert_eq!(
+        look(&t, "/hello/...x/.y"),
+        ok("/hello", "/...x/.y", "/...x/.y")
+    );
     // Outside any mount, the static side decides.
     assert_eq!(look(&t, "/a%2Fb"), Err("not"));
     assert_eq!(look(&t, "/%zz"), Err("not"));

@@ -30,7 +30,7 @@ use std::fs;
 use std::hash::{Hash as _, Hasher};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
@@ -100,6 +100,9 @@ pub(super) struct DiskCache {
     /// `/metrics` (read at scrape time: the cache knows nothing of it).
     hits: AtomicU64,
     misses: AtomicU64,
+    /// The last write failed (a full or read-only folder): logged once, not
+    /// for every module, until a write works again.
+    write_failing: AtomicBool,
 }
 
 /// How the disk cache has done since the server started.
@@ -136,6 +139,7 @@ impl DiskCache {
             engine_key,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            write_failing: AtomicBool::new(false),
         })
     }
 
@@ -164,11 +168,19 @@ impl DiskCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let module = compile()?;
-        if let Err(err) = self.store(&path, &module_hash, &module) {
-            tracing::warn!(
+        match self.store(&path, &module_hash, &module) {
+            Err(err) if !self.write_failing.swap(true, Ordering::Relaxed) => tracing::warn!(
+                "cannot write module cache entry {}: {err:#}; modules are compiled without caching until the folder takes writes again",
+                path.display()
+            ),
+            Err(err) => tracing::debug!(
                 "cannot write module cache entry {}: {err:#}",
                 path.display()
-            );
+            ),
+            Ok(()) if self.write_failing.swap(false, Ordering::Relaxed) => {
+                tracing::info!("module cache {} takes writes again", self.dir.display());
+            }
+            Ok(()) => {}
         }
         Ok(module)
     }
@@ -195,7 +207,16 @@ impl DiskCache {
     ) -> Result<Option<A>, EntryError> {
         let file = match fs::File::open(path) {
             Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // No entry, or no folder where the entries go (a file in its
+            // place): a miss either way.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(None)
+            }
             Err(err) => return Err(err.into()),
         };
         if file.metadata()?.len() > MAX_ENTRY_BYTES {

@@ -6,6 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http::Headers;
 
+/// The latest time an IMF-fixdate can state, 9999-12-31T23:59:59Z, in
+/// seconds since the epoch. A file may carry a later modification time (any
+/// `touch -d`, an archive from anywhere); `httpdate` panics formatting one.
+const LATEST_HTTP_DATE: u64 = 253_402_300_799;
+
 /// What the precondition headers decide before the body is considered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Precondition {
@@ -33,10 +38,11 @@ impl Validators {
     /// strong: these three change whenever the bytes are replaced or rewritten
     /// (save for an in-place rewrite of equal size within one timestamp tick,
     /// which no stat-based server can see), and a strong tag lets `If-Range`
-    /// work.
+    /// work. A time before 1970 or after 9999 is stated as the nearest one
+    /// an HTTP date can say.
     pub(crate) fn new(ino: u64, len: u64, modified: SystemTime) -> Validators {
         let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let seconds = UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
+        let seconds = UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs().min(LATEST_HTTP_DATE));
         Validators {
             etag: format!("\"{ino:x}-{len:x}-{:x}\"", since_epoch.as_nanos()),
             last_modified: httpdate::fmt_http_date(seconds),
@@ -157,6 +163,33 @@ mod tests {
             0x400,
             UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
         )
+    }
+
+    /// Found by the `range_and_conditional` fuzz target: a file dated after
+    /// the year 9999 made `httpdate` panic while its validators were built.
+    #[test]
+    fn a_modification_time_past_the_year_9999_is_stated_as_its_last_second() {
+        for secs in [
+            LATEST_HTTP_DATE,
+            LATEST_HTTP_DATE + 1,
+            1 << 40,
+            u64::MAX >> 2,
+        ] {
+            let v = Validators::new(1, 2, UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(v.last_modified, "Fri, 31 Dec 9999 23:59:59 GMT");
+            assert_eq!(
+                v.evaluate(&headers(&[(
+                    "if-modified-since",
+                    "Fri, 31 Dec 9999 23:59:59 GMT"
+                )])),
+                Precondition::NotModified
+            );
+        }
+        let before = UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(
+            Validators::new(1, 2, before).last_modified,
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 
     fn headers(fields: &[(&str, &str)]) -> Headers {

@@ -24,10 +24,12 @@ use bytes::Bytes;
 use crate::http::{Body, FileBody, Request, Response};
 use cache::Cache;
 pub(crate) use cache_control::CachePolicy;
-use conditional::{Precondition, Validators};
+use conditional::Precondition;
+pub(crate) use conditional::Validators;
 use confine::Confinement;
 use encoding::Coding;
-use range::RangeOutcome;
+pub(crate) use range::{evaluate as evaluate_range, RangeOutcome};
+pub(crate) use resolve::UrlPath;
 use snapshot::{Representation, Resolution, Snapshot, Source};
 
 /// The methods a static resource supports, for `Allow`. OPTIONS is listed

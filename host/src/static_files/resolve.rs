@@ -2,27 +2,19 @@
 //!
 //! The raw path is split on `/` *before* decoding, so an encoded `%2F` can
 //! never become a separator, and each segment is percent-decoded exactly once.
-//! Segments that could climb (`.`/`..`), or that carry a separator or NUL
-//! after decoding, are refused outright rather than normalised: browsers never
-//! send them, and refusing is easier to reason about than cleaning.
+//! Segments are decoded by the rule plugin paths share
+//! ([`crate::url_path::decode_segment`]): one that could climb (`.`/`..`),
+//! or that carries a separator or a control character after decoding, is
+//! refused outright rather than normalised.
 
 use std::path::{Path, PathBuf};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// Why a request path cannot name a file; both answer 400.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PathError {
-    /// A `%` not followed by two hex digits, or decoded bytes that are not UTF-8.
-    #[error("invalid percent-encoding or UTF-8 in the path")]
-    BadEncoding,
-    /// A `.` or `..` segment, an encoded `/`, a backslash or a NUL.
-    #[error("path segment not allowed")]
-    Forbidden,
-}
+pub(crate) use crate::url_path::PathError;
 
 /// A validated request path: decoded segments, none of them empty, `.`, `..`,
-/// or containing `/`, `\` or NUL.
+/// or containing `/`, `\` or a control character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UrlPath {
     segments: Vec<String>,
@@ -45,7 +37,7 @@ impl UrlPath {
         let rest = raw.strip_prefix('/').ok_or(PathError::Forbidden)?;
         let mut segments = Vec::new();
         for raw_segment in rest.split('/').filter(|s| !s.is_empty()) {
-            segments.push(decode_segment(raw_segment)?);
+            segments.push(crate::url_path::decode_segment(raw_segment)?.into_owned());
         }
         Ok(UrlPath {
             segments,
@@ -88,15 +80,6 @@ impl UrlPath {
     }
 }
 
-/// Decode one raw segment, refusing malformed escapes and dangerous results.
-fn decode_segment(raw: &str) -> Result<String, PathError> {
-    let decoded = crate::url_path::decode_strict(raw).ok_or(PathError::BadEncoding)?;
-    if decoded == "." || decoded == ".." || decoded.contains(['/', '\\', '\0']) {
-        return Err(PathError::Forbidden);
-    }
-    Ok(decoded.into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Component;
@@ -137,6 +120,8 @@ mod tests {
             "/a\\..\\b",
             "/a%5c..",
             "/a%00b",
+            "/a%0Ab",
+            "/%7F",
             "relative",
             "",
         ] {

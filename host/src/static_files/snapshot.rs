@@ -180,7 +180,9 @@ pub(crate) fn load(confinement: &Confinement, raw: &str) -> Resolution {
         Err(e) => return Resolution::BadPath(e),
     };
     let mut path = url.under(confinement.root());
-    let Some((mut file, mut meta)) = open_confined(confinement, &path) else {
+    let opened = open_confined(confinement, &path);
+    confinement.note_lookup(opened.is_some());
+    let Some((mut file, mut meta)) = opened else {
         return Resolution::NotFound;
     };
     if meta.is_dir() {

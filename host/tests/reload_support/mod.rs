@@ -133,6 +133,11 @@ impl LiveSite {
         self.server.addr
     }
 
+    /// The folder holding `plugins/`, `cache/` and `static/`.
+    pub fn root_dir(&self) -> &Path {
+        self.root.path()
+    }
+
     /// `plugins/REL`.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.plugins.join(rel)

@@ -52,14 +52,34 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        Self::start_within(args, env, START_TIMEOUT)
+        Self::start_within(&[], args, env, START_TIMEOUT)
     }
 
-    /// Like [`Server::start_with_env`], waiting up to `timeout` for the
+    /// Like [`Server::start_with_env`], run by `wrapper`, a command that
+    /// execs the server (e.g. `prlimit --nofile=64:64`), so the pid is the
+    /// server's.
+    pub fn start_under(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_within(wrapper, args, env, START_TIMEOUT)
+    }
+
+    /// Like [`Server::start_under`], waiting up to `timeout` for the
     /// banner: a folder of large modules compiles for a while on a cold
     /// compile cache before the server announces itself.
-    pub fn start_within(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasibin"));
+    pub fn start_within(
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Server {
+        let bin = env!("CARGO_BIN_EXE_wasibin");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.args(["--bind", "127.0.0.1"])
             .args(args)
             .arg("0")
