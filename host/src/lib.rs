@@ -7,6 +7,7 @@
 //! `runtime` knows nothing of sockets, `cgi` is pure functions.
 
 mod admin;
+mod bounded_file;
 mod cgi;
 pub mod cli;
 mod conn_cap;

@@ -8,9 +8,7 @@
 //! than watched with inotify: a Kubernetes secret or a certbot renewal
 //! replaces them by swapping symlinks, which a watch on the files misses.
 
-use std::fs;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +20,7 @@ use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::ServerConfig;
 
+use crate::bounded_file;
 use crate::file_stamp::FileStamp;
 
 /// How often the certificate files are looked at for a change.
@@ -139,7 +138,7 @@ fn stamps(files: &TlsFiles) -> (Option<FileStamp>, Option<FileStamp>) {
 }
 
 fn read_pair(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
-    let cert_pem = read_bounded(&files.cert)?;
+    let cert_pem = bounded_file::read(&files.cert, MAX_PEM_BYTES)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("TLS certificate {}: {e}", files.cert.display()))?;
@@ -149,7 +148,7 @@ fn read_pair(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey
             files.cert.display()
         ));
     }
-    let key_pem = read_bounded(&files.key)?;
+    let key_pem = bounded_file::read(&files.key, MAX_PEM_BYTES)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| format!("TLS key {}: {e}", files.key.display()))?;
     CertifiedKey::from_der(chain, key, provider).map_err(|e| {
@@ -161,24 +160,11 @@ fn read_pair(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey
     })
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file = fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_PEM_BYTES} bytes: not a PEM file",
-            path.display()
-        ));
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::path::Path;
 
     fn write_pair(dir: &Path, name: &str) -> TlsFiles {
         let cert = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();

@@ -5,8 +5,6 @@
 //! plugin runs the same under both.
 
 use std::fmt::Write as _;
-use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -16,6 +14,7 @@ use sha2::{Digest as _, Sha256};
 use super::route::is_safe_segment;
 use super::sidecar::{self, PluginConfig, PluginDefaults};
 use super::{Gate, Plugin};
+use crate::bounded_file;
 use crate::runtime::WasmEngine;
 
 /// Largest `.wasm` file loaded.
@@ -76,7 +75,7 @@ impl Plugin {
         defaults: &PluginDefaults,
         old: Option<&Plugin>,
     ) -> Result<(Plugin, Option<Duration>), String> {
-        let bytes = read_bounded(&file.wasm, MAX_MODULE_BYTES)?;
+        let bytes = bounded_file::read(&file.wasm, MAX_MODULE_BYTES)?;
         let hash = short_hash(&bytes);
         let (module, compile_time) = match old {
             Some(p) if p.hash == hash => (p.module.clone(), None),
@@ -116,7 +115,7 @@ fn load_config(
 ) -> Result<PluginConfig, String> {
     let mut config = match sidecar {
         Some(path) => {
-            let text = read_bounded(path, MAX_SIDECAR_BYTES)?;
+            let text = bounded_file::read(path, MAX_SIDECAR_BYTES)?;
             let text =
                 String::from_utf8(text).map_err(|_| format!("{} is not UTF-8", path.display()))?;
             sidecar::parse(&text, path, defaults, memory_ceiling).map_err(|e| e.to_string())?
@@ -125,19 +124,6 @@ fn load_config(
     };
     config.limits.max_memory = config.limits.max_memory.min(memory_ceiling);
     Ok(config)
-}
-
-/// Reads a whole file, refusing one larger than `max` bytes.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let file = fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > max {
-        return Err(format!("{} is larger than {max} bytes", path.display()));
-    }
-    Ok(bytes)
 }
 
 /// Short hex of the SHA-256 of `bytes`: names a module version in logs.
@@ -154,6 +140,7 @@ fn short_hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn a_standalone_file_mounts_at_its_name() {
