@@ -94,6 +94,9 @@ const RUST_EXAMPLES: [(&str, &[RustExample]); 2] = [
         ],
     ),
 ];
+/// The built-in JavaScript interpreter, as host/src/plugins/interpreters.rs
+/// includes it from OUT_DIR.
+const QUICKJS_WASM: &str = "quickjs.wasm";
 /// Wasm stack of the Rust examples, bytes.
 const GUEST_STACK: u32 = 64 * 1024;
 const CLANG: &str = "clang-19";
@@ -108,11 +111,16 @@ fn main() {
     let examples = root.join("plugins").join("examples");
     let out_dir = root.join("plugins");
 
+    let builtin_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
+
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=WASIBIN_SKIP_EXAMPLES");
     if env::var_os("WASIBIN_SKIP_EXAMPLES").is_some_and(|v| v == "1") {
+        // The server then says, for a script, that it has no interpreter.
+        install(&[], &builtin_dir.join(QUICKJS_WASM));
         return;
     }
+    install(&[], &builtin_dir.join(QUICKJS_WASM));
     println!("cargo:rerun-if-changed={}", examples.display());
     // The Rust examples are built on the guest SDK.
     println!(

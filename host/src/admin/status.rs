@@ -83,7 +83,7 @@ pub(super) fn render(
                 route: p.route.to_string(),
                 refused: refusals.remove(&file),
                 file,
-                kind: p.module.kind().to_string(),
+                kind: p.kind_label(),
                 hash: p.hash.clone(),
                 loaded_at: unix_secs(p.loaded_at),
                 running,

@@ -198,12 +198,13 @@ fn server_name_port(req: &Request) -> (String, String) {
     }
 }
 
-/// argv: the plugin name, then the RFC 3875 §4.4 search words when the
+/// argv: the plugin's own leading arguments (its name, a script's path, the
+/// sidecar's `args`), then the RFC 3875 §4.4 search words when the
 /// query is a search-string (no unencoded `=`): split on `+`, each word
 /// percent-decoded. A query that does not fit the search-string grammar (an
 /// empty word, as in `a++b`) adds nothing, as the RFC allows.
-pub(crate) fn argv(plugin_name: &str, query: Option<&str>) -> Vec<String> {
-    let mut args = vec![plugin_name.to_owned()];
+pub(crate) fn argv(leading: &[String], query: Option<&str>) -> Vec<String> {
+    let mut args = leading.to_vec();
     let Some(query) = query.filter(|q| !q.is_empty() && !q.contains('=')) else {
         return args;
     };
@@ -461,11 +462,14 @@ mod tests {
 
     #[test]
     fn search_words() {
-        assert_eq!(argv("echo", None), ["echo"]);
-        assert_eq!(argv("echo", Some("")), ["echo"]);
-        assert_eq!(argv("echo", Some("a=1")), ["echo"]);
-        assert_eq!(argv("echo", Some("a+b%20c+%3D")), ["echo", "a", "b c", "="]);
-        assert_eq!(argv("echo", Some("a++b")), ["echo"]);
-        assert_eq!(argv("echo", Some("%ff")), ["echo", "\u{fffd}"]);
+        let echo = ["echo".to_owned()];
+        assert_eq!(argv(&echo, None), ["echo"]);
+        assert_eq!(argv(&echo, Some("")), ["echo"]);
+        assert_eq!(argv(&echo, Some("a=1")), ["echo"]);
+        assert_eq!(argv(&echo, Some("a+b%20c+%3D")), ["echo", "a", "b c", "="]);
+        assert_eq!(argv(&echo, Some("a++b")), ["echo"]);
+        assert_eq!(argv(&echo, Some("%ff")), ["echo", "\u{fffd}"]);
+        let script = ["x".to_owned(), "/wasibin/script/x.js".to_owned()];
+        assert_eq!(argv(&script, Some("w")), ["x", "/wasibin/script/x.js", "w"]);
     }
 }

@@ -102,7 +102,7 @@ impl Gateway {
             sidecar: &plugin.config.env,
         };
         let invocation = Invocation {
-            args: cgi::argv(&plugin.name, req.query.as_deref()),
+            args: cgi::argv(&plugin.argv, req.query.as_deref()),
             env: cgi::meta_variables(req, mount, body_len, policy),
             stdin,
             preopens: plugin.config.preopens.clone(),
@@ -491,10 +491,11 @@ mod tests {
         let plugin = Plugin {
             route: Arc::from(format!("/{name}")),
             loaded_at: std::time::SystemTime::now(),
-            name: name.to_owned(),
+            argv: vec![name.to_owned()],
             file,
             hash: "test".to_owned(),
             module: runtime.compile(&wasm).unwrap(),
+            script: None,
             gate: Gate::new(config.max_concurrency, config.max_queue),
             config,
         };

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use super::scan::{self, Fingerprint};
 use super::sidecar::PluginDefaults;
 use super::{Plugin, RouteTable};
-use crate::runtime::{HandlerKind, WasmEngine};
+use crate::runtime::WasmEngine;
 use crate::telemetry::{LoadResult, Telemetry};
 
 /// The route table requests read: swapped whole by a rescan, so a request
@@ -95,12 +95,12 @@ impl RescanReport {
 pub(crate) struct LoadedPlugin {
     /// The mount.
     route: String,
-    /// The `.wasm` file it was loaded from.
+    /// The `.wasm` file or script it was loaded from.
     file: PathBuf,
     /// Short content hash of the new version.
     hash: String,
-    /// Which contract it speaks.
-    kind: HandlerKind,
+    /// Which contract it speaks, and for a script how it runs.
+    kind: String,
     /// Compile time; `None` when the module was unchanged (only the file's
     /// timestamp or its sidecar changed).
     pub(crate) compile_time: Option<Duration>,
@@ -111,7 +111,7 @@ pub(crate) struct LoadedPlugin {
 impl LoadedPlugin {
     fn log(&self) {
         let what = if self.replaced { "reloaded" } else { "loaded" };
-        let (route, file, hash, kind) = (&self.route, self.file.display(), &self.hash, self.kind);
+        let (route, file, hash, kind) = (&self.route, self.file.display(), &self.hash, &self.kind);
         match self.compile_time {
             Some(t) => tracing::info!(
                 "plugin {route} {what} from {file} (hash {hash}, compiled in {:.1} ms, {kind})",
@@ -273,7 +273,7 @@ impl Inner {
         let mut next = Vec::with_capacity(found.candidates.len());
         for c in &found.candidates {
             let route = &c.file.route;
-            let wasm = &c.file.wasm;
+            let wasm = &c.file.file;
             let old = current.get(route);
             if old.is_some() && state.loaded.get(route) == Some(&c.fingerprint) {
                 next.extend(old.cloned());
@@ -290,7 +290,7 @@ impl Inner {
                         route: plugin.route.to_string(),
                         file: plugin.file.clone(),
                         hash: plugin.hash.clone(),
-                        kind: plugin.module.kind(),
+                        kind: plugin.kind_label(),
                         compile_time,
                         replaced: old.is_some(),
                     };
@@ -299,7 +299,7 @@ impl Inner {
                         .metrics
                         .plugin_load(LoadResult::Loaded, compile_time);
                     report.loaded.push(loaded);
-                    state.loaded.insert(route.clone(), c.fingerprint);
+                    state.loaded.insert(route.clone(), c.fingerprint.clone());
                     state.refused.remove(wasm);
                     next.push(Arc::new(plugin));
                 }
@@ -317,7 +317,7 @@ impl Inner {
                     state.refused.insert(
                         wasm.clone(),
                         Refusal {
-                            fingerprint: c.fingerprint,
+                            fingerprint: c.fingerprint.clone(),
                             route: route.clone(),
                             reason: refused.reason.clone(),
                             at: SystemTime::now(),
@@ -349,7 +349,7 @@ impl Inner {
         let files: HashSet<&Path> = found
             .candidates
             .iter()
-            .map(|c| c.file.wasm.as_path())
+            .map(|c| c.file.file.as_path())
             .collect();
         state
             .refused

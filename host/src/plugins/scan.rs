@@ -1,10 +1,12 @@
-//! Walking `plugins/`: which files would make which routes, and a cheap
+//! Walking `plugins/`: which files would make which routes (modules, and
+//! scripts with the interpreter their folder maps them to), and a cheap
 //! fingerprint of each so unchanged files are not read again.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::interpreters::{Extensions, InterpreterStamp, RESERVED_STEM, TABLE_FILE};
 use super::load::PluginFile;
 use super::route::is_safe_segment;
 use crate::file_stamp::FileStamp;
@@ -14,21 +16,24 @@ pub(crate) const MAX_DEPTH: usize = 16;
 /// Most plugin files in one folder tree; the rest are skipped with a note.
 pub(crate) const MAX_PLUGINS: usize = 10_000;
 
-/// A plugin file and its sidecar, as found on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A plugin file, its sidecar and, for a script, its interpreter, as found
+/// on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Fingerprint {
-    pub(crate) wasm: FileStamp,
+    pub(crate) file: FileStamp,
     pub(crate) sidecar: Option<FileStamp>,
+    pub(crate) interpreter: Option<InterpreterStamp>,
 }
 
-/// A `.wasm` file that would make a route.
+/// A `.wasm` file or a script that would make a route.
 #[derive(Debug)]
 pub(super) struct Candidate {
     pub(crate) file: PluginFile,
     pub(crate) fingerprint: Fingerprint,
 }
 
-/// A `.wasm` file that cannot make a route, and why.
+/// A file that cannot make a route (or a folder's interpreter table that
+/// cannot apply), and why.
 #[derive(Debug)]
 pub(super) struct Skipped {
     pub(crate) path: PathBuf,
@@ -48,6 +53,8 @@ struct Pending {
     depth: usize,
     /// Set when a folder on the way has a name that cannot be in a URL.
     bad_folder: Option<PathBuf>,
+    /// The script extensions of the parent folder.
+    extensions: Extensions,
 }
 
 /// Walks `root`. A missing root is an empty folder (the routes go away);
@@ -60,8 +67,9 @@ pub(super) fn walk(root: &Path) -> io::Result<Found> {
         route: String::new(),
         depth: 0,
         bad_folder: None,
+        extensions: Extensions::default(),
     }];
-    while let Some(p) = stack.pop() {
+    while let Some(mut p) = stack.pop() {
         let entries = match fs::read_dir(&p.dir) {
             Ok(entries) => entries,
             Err(e) if p.depth == 0 && e.kind() == io::ErrorKind::NotFound => return Ok(found),
@@ -74,18 +82,25 @@ pub(super) fn walk(root: &Path) -> io::Result<Found> {
                 continue;
             }
         };
+        // A table that cannot apply leaves the parent's in force: the
+        // folder's scripts keep the interpreters they had.
+        match p.extensions.with_folder(&p.dir) {
+            Ok(extensions) => p.extensions = extensions,
+            Err(reason) => found.skipped.push(Skipped {
+                path: p.dir.join(TABLE_FILE),
+                reason,
+            }),
+        }
         for entry in entries {
             let Ok(entry) = entry else { continue };
             visit(&entry, &p, &mut stack, &mut found);
         }
     }
-    found
-        .candidates
-        .sort_by(|a, b| a.file.route.cmp(&b.file.route));
+    drop_duplicate_routes(&mut found);
     if found.candidates.len() > MAX_PLUGINS {
         for c in found.candidates.drain(MAX_PLUGINS..) {
             found.skipped.push(Skipped {
-                path: c.file.wasm,
+                path: c.file.file,
                 reason: format!("more than {MAX_PLUGINS} plugins"),
             });
         }
@@ -93,11 +108,38 @@ pub(super) fn walk(root: &Path) -> io::Result<Found> {
     Ok(found)
 }
 
+/// `hello.wasm` and `hello.js` in one folder both name `/hello`: the module
+/// serves it, and of two scripts the first by file name.
+fn drop_duplicate_routes(found: &mut Found) {
+    found.candidates.sort_by(|a, b| {
+        (&a.file.route, a.file.interpreter.is_some(), &a.file.file).cmp(&(
+            &b.file.route,
+            b.file.interpreter.is_some(),
+            &b.file.file,
+        ))
+    });
+    let mut kept: Vec<Candidate> = Vec::with_capacity(found.candidates.len());
+    for c in found.candidates.drain(..) {
+        match kept.last() {
+            Some(k) if k.file.route == c.file.route => found.skipped.push(Skipped {
+                reason: format!("{} already serves {}", k.file.file.display(), c.file.route),
+                path: c.file.file,
+            }),
+            _ => kept.push(c),
+        }
+    }
+    found.candidates = kept;
+}
+
 fn visit(entry: &fs::DirEntry, p: &Pending, stack: &mut Vec<Pending>, found: &mut Found) {
     let path = entry.path();
     let file_name = entry.file_name();
     let Some(name) = file_name.to_str() else {
-        if path.extension().is_some_and(|e| e == "wasm") {
+        if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "wasm" || p.extensions.maps(e))
+        {
             found.skipped.push(Skipped {
                 path,
                 reason: "the file name is not UTF-8".to_owned(),
@@ -128,11 +170,16 @@ fn visit(entry: &fs::DirEntry, p: &Pending, stack: &mut Vec<Pending>, found: &mu
             dir: path,
             depth: p.depth + 1,
             bad_folder,
+            extensions: p.extensions.clone(),
         });
         return;
     }
-    let Some(stem) = name.strip_suffix(".wasm") else {
-        return;
+    let (stem, interpreter) = match name.strip_suffix(".wasm") {
+        Some(stem) => (stem, None),
+        None => match p.extensions.interpreter_of(name) {
+            Some((stem, interpreter)) => (stem, Some(interpreter.clone())),
+            None => return,
+        },
     };
     // Follows a symlinked file; a symlinked folder is not entered (no loops).
     let Ok(meta) = fs::metadata(&path) else {
@@ -158,18 +205,27 @@ fn visit(entry: &fs::DirEntry, p: &Pending, stack: &mut Vec<Pending>, found: &mu
         });
         return;
     }
-    let sidecar = path.with_extension("toml");
+    if stem == RESERVED_STEM {
+        found.skipped.push(Skipped {
+            path,
+            reason: format!("{TABLE_FILE} is the folder's interpreter table, not its sidecar"),
+        });
+        return;
+    }
+    let sidecar = p.dir.join(format!("{stem}.toml"));
     let sidecar_stamp = fs::metadata(&sidecar).ok().map(|m| FileStamp::of(&m));
     found.candidates.push(Candidate {
+        fingerprint: Fingerprint {
+            file: FileStamp::of(&meta),
+            sidecar: sidecar_stamp,
+            interpreter: interpreter.as_ref().map(|i| i.stamp()),
+        },
         file: PluginFile {
             route: format!("{}/{stem}", p.route),
             name: stem.to_owned(),
-            wasm: path,
+            file: path,
+            interpreter,
             sidecar: sidecar_stamp.map(|_| sidecar),
-        },
-        fingerprint: Fingerprint {
-            wasm: FileStamp::of(&meta),
-            sidecar: sidecar_stamp,
         },
     });
 }
@@ -248,7 +304,62 @@ mod tests {
         assert_eq!(routes, ["/a"]);
         assert!(found.skipped.is_empty(), "{:?}", found.skipped);
         let target = fs::metadata(root.join("..2026_12_01_14_00_00.123/a.wasm")).unwrap();
-        assert_eq!(found.candidates[0].fingerprint.wasm, FileStamp::of(&target));
+        assert_eq!(found.candidates[0].fingerprint.file, FileStamp::of(&target));
+    }
+
+    #[test]
+    fn scripts_route_by_their_folders_interpreters() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "hello.js",
+            "clash.wasm",
+            "clash.js",
+            "interpreters.js",
+            "notes.txt",
+            "lua/a.lua",
+            "lua/b.js",
+            "bad/c.js",
+        ] {
+            touch(root, f);
+        }
+        fs::write(root.join("lua").join(TABLE_FILE), "lua = \"../lua.wasm\"").unwrap();
+        fs::write(root.join("bad").join(TABLE_FILE), "lua = 1").unwrap();
+        let found = walk(root).unwrap();
+        let routes: Vec<_> = found
+            .candidates
+            .iter()
+            .map(|c| {
+                let file = c.file.file.strip_prefix(root).unwrap().to_owned();
+                (c.file.route.as_str(), file, c.file.interpreter.is_some())
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("/bad/c", PathBuf::from("bad/c.js"), true),
+                ("/clash", PathBuf::from("clash.wasm"), false),
+                ("/hello", PathBuf::from("hello.js"), true),
+                ("/lua/a", PathBuf::from("lua/a.lua"), true),
+                ("/lua/b", PathBuf::from("lua/b.js"), true),
+            ]
+        );
+        let lua = &found.candidates[3];
+        assert!(lua.fingerprint.interpreter.is_some());
+        let mut skipped: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            [
+                PathBuf::from("bad").join(TABLE_FILE),
+                PathBuf::from("clash.js"),
+                PathBuf::from("interpreters.js"),
+            ]
+        );
     }
 
     #[test]

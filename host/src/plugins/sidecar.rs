@@ -11,6 +11,7 @@
 //! max_queue = 32             # requests waiting beyond those (503 past it)
 //! pass_authorization = false # export the Authorization header as HTTP_AUTHORIZATION
 //! allowed_outbound_hosts = ["http://127.0.0.1:9000"] # origins a component may call
+//! args = ["--verbose"]       # argv after the name (after the path, for a script)
 //!
 //! [env]                      # extra environment variables
 //! GREETING = "hello"
@@ -48,6 +49,8 @@ pub(crate) const MAX_QUEUE: u64 = 100_000;
 pub(crate) const MAX_DIRS: usize = 32;
 /// Most outbound origins one plugin may list.
 pub(crate) const MAX_OUTBOUND_HOSTS: usize = 64;
+/// Most extra arguments one plugin may set.
+pub(crate) const MAX_ARGS: usize = 256;
 
 /// What the command line gives every plugin whose sidecar is silent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +114,8 @@ pub(crate) fn kib(n: u64) -> usize {
 pub(crate) struct PluginConfig {
     /// Extra environment variables for the guest.
     pub(crate) env: Vec<(String, String)>,
+    /// argv after the plugin's name (and a script's path).
+    pub(crate) args: Vec<String>,
     /// Host folders mapped into the guest.
     pub(crate) preopens: Vec<Preopen>,
     /// Time, memory and stdout limits.
@@ -132,6 +137,7 @@ impl PluginConfig {
     pub(crate) fn from_defaults(d: &PluginDefaults) -> Self {
         Self {
             env: Vec::new(),
+            args: Vec::new(),
             preopens: Vec::new(),
             limits: d.limits.clone(),
             max_body: d.max_body,
@@ -169,6 +175,8 @@ struct Sidecar {
     pass_authorization: Option<bool>,
     #[serde(default)]
     allowed_outbound_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    args: Vec<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -257,6 +265,16 @@ pub(crate) fn parse(
         })
         .collect::<Result<Vec<_>, _>>()?
         .into();
+    if sidecar.args.len() > MAX_ARGS {
+        let span = sidecar.args[MAX_ARGS].span();
+        return Err(err(span, "args", format!("at most {MAX_ARGS} arguments")));
+    }
+    for arg in &sidecar.args {
+        if arg.get_ref().contains('\0') {
+            return Err(err(arg.span(), "args", "contains NUL".to_owned()));
+        }
+        cfg.args.push(arg.get_ref().clone());
+    }
     for (name, value) in &sidecar.env {
         let n = name.get_ref();
         if n.is_empty() || n.contains(['=', '\0']) {
@@ -371,6 +389,7 @@ max_concurrency = 2
 max_queue = 0
 pass_authorization = true
 allowed_outbound_hosts = ["http://127.0.0.1:9000", "HTTPS://Api.Example/"]
+args = ["-v", "two words"]
 
 [env]
 GREETING = "hi there"
@@ -402,6 +421,7 @@ writable = true
             ]
         );
         assert_eq!(cfg.env, [("GREETING".to_owned(), "hi there".to_owned())]);
+        assert_eq!(cfg.args, ["-v", "two words"]);
         assert_eq!(
             cfg.preopens,
             [Preopen {

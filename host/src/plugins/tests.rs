@@ -49,10 +49,11 @@ fn plugin(route: &str) -> Arc<Plugin> {
     Arc::new(Plugin {
         route: Arc::from(route),
         loaded_at: std::time::SystemTime::now(),
-        name: route.rsplit('/').next().unwrap().to_owned(),
+        argv: vec![route.rsplit('/').next().unwrap().to_owned()],
         file: format!("plugins{route}.wasm").into(),
         hash: "0".repeat(12),
         module,
+        script: None,
         gate: Gate::new(1, 1),
         config,
     })
@@ -193,7 +194,7 @@ mod folder {
         let r: Vec<_> = t.routes().map(|p| &*p.route).collect();
         assert_eq!(r, ["/api/users", "/hello"]);
         let users = t.get("/api/users").unwrap();
-        assert_eq!(users.name, "users");
+        assert_eq!(users.argv, ["users"]);
         assert_eq!(users.hash.len(), 12);
     }
 
@@ -390,7 +391,7 @@ mod examples {
             panic!("{route} is not mounted: did build.rs run?");
         };
         let inv = Invocation {
-            args: vec![m.plugin.name.clone()],
+            args: m.plugin.argv.clone(),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -3,6 +3,7 @@
 //! preview 1 linker every core module is linked against and the WASI 0.2
 //! linker (with wasi:http) every component is linked against.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use super::http_handler::{self, HttpInvocation, HttpRun};
 use super::invoke;
 use super::module::{self, Compiled, CompiledModule, Linkers, LoadError, Provided};
 use super::outcome::RunError;
+use super::preinit::{self, NotPreinitialised};
 use super::stdout::stdout_pipe;
 use super::store::StoreState;
 use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
@@ -65,6 +67,8 @@ pub struct WasmEngine {
     max_memory: usize,
     /// Compiled modules on disk; `None` when disabled or unusable.
     cache: Option<DiskCache>,
+    /// Where loaded plugin versions keep private files (scripts' copies).
+    scratch: PathBuf,
     /// Dropping the sender stops the ticker thread.
     _ticker: Sender<()>,
 }
@@ -108,6 +112,10 @@ impl WasmEngine {
             },
             max_memory: cfg.max_memory,
             cache,
+            scratch: cfg.cache_dir.as_ref().map_or_else(
+                || std::env::temp_dir().join("wasibin-scripts"),
+                |dir| dir.join("scripts"),
+            ),
             _ticker: ticker,
         })
     }
@@ -182,9 +190,41 @@ impl WasmEngine {
         }
     }
 
+    /// `interpreter` (a p1 module) pre-initialised with `script` on its
+    /// stdin and `argv`, as a new module's bytes to [`WasmEngine::compile`];
+    /// why not, when it cannot be (the script then runs the plain way).
+    /// Bounded by `limits`; CPU-heavy the first time (it compiles the
+    /// instrumented interpreter, then finds it in the disk cache).
+    pub fn preinitialise(
+        &self,
+        interpreter: &[u8],
+        script: Bytes,
+        argv: &[String],
+        limits: &GuestLimits,
+        log_tag: String,
+    ) -> Result<Vec<u8>, NotPreinitialised> {
+        preinit::snapshot(
+            &self.engine,
+            &self.linkers.core,
+            self.cache.as_ref(),
+            interpreter,
+            script,
+            argv,
+            limits,
+            log_tag,
+        )
+    }
+
     /// The disk cache's hits and misses; `None` without a cache.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(DiskCache::stats)
+    }
+
+    /// Where loaded plugin versions keep private files: under the cache
+    /// folder when there is one (a container's writable volume), else in
+    /// the system's temporary folder.
+    pub fn scratch_dir(&self) -> &Path {
+        &self.scratch
     }
 
     /// The largest memory any instance may have: a plugin's own limit must

@@ -23,6 +23,7 @@ mod limiter;
 mod module;
 mod outbound;
 mod outcome;
+mod preinit;
 mod stdin;
 mod stdio;
 mod stdout;
@@ -35,6 +36,7 @@ pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
 pub use outbound::Origin;
 pub use outcome::RunError;
+pub use preinit::NotPreinitialised;
 pub use stdin::{Stdin, StdinBody, StdinError};
 pub use stdout::StdoutReader;
 

@@ -368,3 +368,65 @@ async fn a_full_instance_pool_is_busy_not_a_trap() {
     assert!(matches!(first, Err(RunError::Timeout)), "{first:?}");
     assert!(matches!(second, Err(RunError::Busy)), "{second:?}");
 }
+
+/// An interpreter in WAT: `wizer-initialize` reads the "script" from stdin
+/// into memory at 1024 (and counts it at 1020); `_start` prints a CGI head
+/// and what was read, reading nothing itself. `$extra` goes into the init.
+fn interpreter(extra_init: &str) -> Vec<u8> {
+    guest(&format!(
+        r#"
+        (data (i32.const 512) "Content-Type: text/plain\n\n")
+        (func (export "wizer-initialize")
+          (i32.store (i32.const 16) (i32.const 1024))
+          (i32.store (i32.const 20) (i32.const 4096))
+          (drop (call $fd_read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 1020)))
+          {extra_init})
+        (func (export "_start")
+          (call $write (i32.const 1) (i32.const 512) (i32.const 26))
+          (call $write (i32.const 1) (i32.const 1024) (i32.load (i32.const 1020))))"#
+    ))
+}
+
+fn preinit(rt: &WasmEngine, wasm: &[u8], limits: &GuestLimits) -> Result<Vec<u8>, String> {
+    let argv = ["s".to_owned(), "/wasibin/script/s.js".to_owned()];
+    rt.preinitialise(wasm, Bytes::from_static(b"print(1)"), &argv, limits, "t".into())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_snapshot_starts_with_the_script_loaded() {
+    let rt = runtime();
+    let snapshot = preinit(&rt, &interpreter(""), &limits()).unwrap();
+    let module = rt.compile(&snapshot).unwrap();
+    for _ in 0..2 {
+        let out = rt.run(&module, inv(), &limits()).await.unwrap();
+        assert_eq!(&out.stdout[..], b"Content-Type: text/plain\n\nprint(1)");
+    }
+    // The plain interpreter, never initialised, has nothing to print.
+    let plain = rt.compile(&interpreter("")).unwrap();
+    let out = rt.run(&plain, inv(), &limits()).await.unwrap();
+    assert_eq!(&out.stdout[..], b"Content-Type: text/plain\n\n");
+}
+
+#[test]
+fn an_interpreter_that_cannot_be_snapshotted_says_why() {
+    let rt = runtime();
+    let none = guest(r#"(func (export "_start"))"#);
+    assert!(preinit(&rt, &none, &limits())
+        .unwrap_err()
+        .contains("no `wizer-initialize`"));
+    let prints = interpreter("(call $write (i32.const 1) (i32.const 512) (i32.const 4))");
+    assert!(preinit(&rt, &prints, &limits())
+        .unwrap_err()
+        .contains("wrote output while loading"));
+    let traps = interpreter("unreachable");
+    assert!(preinit(&rt, &traps, &limits())
+        .unwrap_err()
+        .contains("did not load cleanly"));
+    let spins = interpreter("(loop $l (br $l))");
+    let started = Instant::now();
+    assert!(preinit(&rt, &spins, &short())
+        .unwrap_err()
+        .contains("did not load cleanly"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
