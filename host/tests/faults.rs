@@ -214,3 +214,76 @@ fn a_static_root_symlink_pointed_at_a_new_release_serves_it() {
     );
     assert!(server.wait_for_log("now leads to", std::time::Duration::from_secs(10)));
 }
+
+/// A tmpfs mounted over a folder for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts `size` bytes over `dir`, private to this user (the cache
+    /// refuses a folder others can write to); `None` where mounting is not
+    /// allowed.
+    fn mount(dir: &Path, size: u64) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let opts = format!("size={size},mode=0700");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_owned()))
+    }
+
+    fn resize(&self, size: u64) {
+        let opts = format!("remount,size={size}");
+        let status = std::process::Command::new("mount")
+            .args(["-o", &opts])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_cache_folder_compiles_without_it_and_recovers() {
+    let mut mounted = None;
+    let site = LiveSite::start(|plugins| {
+        // One page: the folder opens, no compiled module fits (ENOSPC).
+        mounted = Tmpfs::mount(&plugins.parent().unwrap().join("cache"), 4096);
+        with_app(plugins);
+    });
+    let Some(tmpfs) = mounted else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
+        return;
+    };
+    site.wait_version("/app", "v1");
+    site.wait_log("compiled without caching");
+    write_atomic(&site.path("app.wasm"), &version("v2"));
+    site.wait_version("/app", "v2");
+    assert_eq!(
+        site.log_count("compiled without caching"),
+        1,
+        "{}",
+        site.server.log()
+    );
+    assert!(
+        site.server.log().contains("No space left on device"),
+        "{}",
+        site.server.log()
+    );
+
+    tmpfs.resize(64 << 20);
+    write_atomic(&site.path("app.wasm"), &version("v3"));
+    site.wait_version("/app", "v3");
+    site.wait_log("takes writes again");
+    drop(site);
+}
