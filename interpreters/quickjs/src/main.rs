@@ -19,6 +19,7 @@ mod host;
 
 use std::cell::RefCell;
 use std::io::Read;
+use std::mem::ManuallyDrop;
 use std::process::ExitCode;
 
 use rquickjs::context::EvalOptions;
@@ -84,12 +85,10 @@ fn plain_run() -> Result<(), Failure> {
         .map_err(|e| format!("quickjs: cannot read {}: {e}", path.to_string_lossy()))?;
     let engine = Engine::new(Phase::Request)?;
     engine.eval_script(source, &path.to_string_lossy())?;
-    let served = if engine.end_init()? { engine.serve() } else { Ok(()) };
-    // The process ends here: freeing the engine would only cost time (and
-    // QuickJS asserts that no object outlives its runtime, which the saved
-    // `run` and `endInit` functions would).
-    std::mem::forget(engine);
-    served
+    if engine.end_init()? {
+        engine.serve()?;
+    }
+    Ok(())
 }
 
 /// Wizer's init function: evaluates the prelude and the script (its source
@@ -125,13 +124,16 @@ fn initialize() -> Result<(), Failure> {
     }
     let name = std::env::args().nth(1).unwrap_or_else(|| "script.js".to_owned());
     let engine = Engine::new(Phase::Init)?;
-    engine.eval_script(source, &name)?;
-    let has_handler = engine.end_init()?;
+    let evaluated = engine
+        .eval_script(source, &name)
+        .and_then(|()| engine.end_init());
     if let Some(what) = host::top_level_work() {
+        // Whether or not the script caught the exception that stopped it.
         return Err(format!(
             "quickjs: {name} cannot be pre-initialised: its top level {what}; it runs per request instead"
         ));
     }
+    let has_handler = evaluated?;
     if !has_handler {
         return Err(format!(
             "quickjs: {name} cannot be pre-initialised: it registers no handler with serve()"
@@ -141,13 +143,16 @@ fn initialize() -> Result<(), Failure> {
     // if it is still reachable.
     engine.runtime.run_gc();
     host::set_phase(Phase::Request);
-    ENGINE.set(Some(engine));
+    ENGINE.set(Some(ManuallyDrop::into_inner(engine)));
     Ok(())
 }
 
 impl Engine {
-    /// A runtime and context with the native functions and the prelude.
-    fn new(phase: Phase) -> Result<Engine, Failure> {
+    /// A runtime and context with the native functions and the prelude,
+    /// never dropped: the process ends after the request, freeing it would
+    /// only cost time, and QuickJS asserts when a runtime is freed with
+    /// objects alive (the saved `run` and `endInit` are).
+    fn new(phase: Phase) -> Result<ManuallyDrop<Engine>, Failure> {
         host::set_phase(phase);
         let runtime = Runtime::new().map_err(|e| format!("quickjs: no runtime: {e}"))?;
         runtime.set_memory_limit(MEMORY_LIMIT);
@@ -168,12 +173,12 @@ impl Engine {
             };
             Ok::<_, Failure>((get("run")?, get("endInit")?))
         })?;
-        Ok(Engine {
+        Ok(ManuallyDrop::new(Engine {
             runtime,
             context,
             run,
             end_init,
-        })
+        }))
     }
 
     /// Evaluates the script as global code (not a module: a classic CGI
