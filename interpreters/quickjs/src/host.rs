@@ -108,7 +108,10 @@ fn append_bytes(ctx: &Ctx<'_>, value: &Value<'_>, out: &mut Vec<u8>) -> Result<(
     } else if let Ok(array) = TypedArray::<u8>::from_value(value.clone()) {
         with_bytes(&array, |bytes| out.extend_from_slice(bytes));
     } else if !value.is_null() && !value.is_undefined() {
-        return Err(Exception::throw_type(ctx, "expected a string or a Uint8Array"));
+        return Err(Exception::throw_type(
+            ctx,
+            "expected a string or a Uint8Array",
+        ));
     }
     Ok(())
 }
@@ -188,28 +191,36 @@ pub fn natives<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     })?;
     host.set("args", f)?;
 
-    let f = Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<TypedArray<'js, u8>> {
-        request_time(&ctx, "read the request body")?;
-        let mut body = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut body)
-            .map_err(|e| Exception::throw_message(&ctx, &format!("reading the request body: {e}")))?;
-        TypedArray::new(ctx, body)
-    })?;
+    let f = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>| -> Result<TypedArray<'js, u8>> {
+            request_time(&ctx, "read the request body")?;
+            let mut body = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut body)
+                .map_err(|e| {
+                    Exception::throw_message(&ctx, &format!("reading the request body: {e}"))
+                })?;
+            TypedArray::new(ctx, body)
+        },
+    )?;
     host.set("body", f)?;
 
-    let f = Function::new(ctx.clone(), |ctx: Ctx<'js>, data: Value<'js>| -> Result<()> {
-        request_time(&ctx, "wrote output")?;
-        let full = OUTPUT.with_borrow_mut(|out| {
-            append_bytes(&ctx, &data, out).map(|()| out.len() >= CHUNK)
-        })?;
-        WROTE.set(true);
-        if full {
-            flush_for_js(&ctx)?;
-        }
-        Ok(())
-    })?;
+    let f = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, data: Value<'js>| -> Result<()> {
+            request_time(&ctx, "wrote output")?;
+            let full = OUTPUT.with_borrow_mut(|out| {
+                append_bytes(&ctx, &data, out).map(|()| out.len() >= CHUNK)
+            })?;
+            WROTE.set(true);
+            if full {
+                flush_for_js(&ctx)?;
+            }
+            Ok(())
+        },
+    )?;
     host.set("write", f)?;
 
     // respond(head, body, withLength): `head` is the header lines, each
@@ -220,7 +231,10 @@ pub fn natives<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         |ctx: Ctx<'js>, head: String, body: Value<'js>, with_length: bool| -> Result<()> {
             request_time(&ctx, "wrote output")?;
             if RESPONDED.get() || WROTE.get() {
-                return Err(Exception::throw_message(&ctx, "the response was already written"));
+                return Err(Exception::throw_message(
+                    &ctx,
+                    "the response was already written",
+                ));
             }
             OUTPUT.with_borrow_mut(|out| {
                 out.extend_from_slice(head.as_bytes());
@@ -278,9 +292,12 @@ pub fn natives<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     })?;
     host.set("timeOrigin", f)?;
 
-    let f = Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
-        TypedArray::new(ctx, text.into_bytes())
-    })?;
+    let f = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
+            TypedArray::new(ctx, text.into_bytes())
+        },
+    )?;
     host.set("utf8Encode", f)?;
 
     // utf8Decode(bytes, fatal): invalid UTF-8 becomes U+FFFD, or a

@@ -122,7 +122,9 @@ fn initialize() -> Result<(), Failure> {
     if source.len() as u64 > MAX_SCRIPT {
         return Err(format!("quickjs: the script is over {MAX_SCRIPT} bytes"));
     }
-    let name = std::env::args().nth(1).unwrap_or_else(|| "script.js".to_owned());
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "script.js".to_owned());
     let engine = Engine::new(Phase::Init)?;
     let evaluated = engine
         .eval_script(source, &name)
@@ -196,7 +198,11 @@ impl Engine {
     /// Ends the top level; true when the script registered a handler.
     fn end_init(&self) -> Result<bool, Failure> {
         self.context.with(|ctx| {
-            let end_init = self.end_init.clone().restore(&ctx).map_err(|e| e.to_string())?;
+            let end_init = self
+                .end_init
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| e.to_string())?;
             end_init.call(()).catch(&ctx).map_err(|e| describe(&e))
         })
     }
@@ -206,7 +212,9 @@ impl Engine {
     /// engine's.
     fn serve(&self) -> Result<(), Failure> {
         if host::has_output() {
-            return Err("quickjs: the script wrote output at its top level and registered a handler".into());
+            return Err(
+                "quickjs: the script wrote output at its top level and registered a handler".into(),
+            );
         }
         self.context.with(|ctx| {
             let run = self.run.clone().restore(&ctx).map_err(|e| e.to_string())?;
@@ -227,7 +235,12 @@ impl Engine {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(job) => {
-                    return job.0.with(|ctx| Err(describe(&CaughtError::from_error(&ctx, rquickjs::Error::Exception))));
+                    return job.0.with(|ctx| {
+                        Err(describe(&CaughtError::from_error(
+                            &ctx,
+                            rquickjs::Error::Exception,
+                        )))
+                    });
                 }
             }
         }
