@@ -193,10 +193,15 @@ cat >"$work/fresh.js" <<'EOF'
 serve(async (req) => {
   await null;
   const body = new Uint8Array([0, 255, 10, 13]);
-  return bytes(body, { headers: [["X-Random", String(Math.random())], ["X-Now", String(Date.now() > 1.7e12)]] });
+  return bytes(body, {
+    headers: [["X-Args", req.args.join(",")], ["X-Random", String(Math.random())], ["X-Now", String(Date.now() > 1.7e12)]],
+  });
 });
 EOF
 wizen "$work/fresh.js" "$work/fresh.wasm"
+timeout 30 "$wasmtime" run --argv0 route --env QUERY_STRING=word "$work/fresh.wasm" /wasibin/script/x.js extra word \
+    >"$work/out" 2>"$work/err"
+if grep -aq '^X-Args: extra,word$' "$work/out"; then ok "argv read per request"; else fail "argv read per request" "$(cat "$work/out" "$work/err")"; fi
 snap "$work/fresh.wasm" </dev/null
 r1=$(grep -a X-Random <<<"$out")
 snap "$work/fresh.wasm" </dev/null

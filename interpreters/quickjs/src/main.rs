@@ -96,11 +96,13 @@ fn plain_run() -> Result<(), Failure> {
 /// reason on stderr) when the script registered no handler or did
 /// request-time work at its top level, so the host falls back to plain runs.
 ///
-/// wasm-ld wraps the exports of a command module in calls to
-/// `__wasm_call_ctors` and `__wasm_call_dtors`; for this module that is
-/// harmless (check.sh proves the snapshot serves): the constructors run
-/// again in the snapshot's `_start` and find nothing initialised that they
-/// would reset, and the destructors only flush C stdio, which nothing uses.
+/// wasm-ld can wrap a command module's exports in calls to
+/// `__wasm_call_ctors` and `__wasm_call_dtors`, which would run the C
+/// constructors and destructors around the init and again in the snapshot's
+/// `_start`. It does not here: the `wizer-initialize` export is this
+/// function itself (no `.command_export` wrapper in the name section), so
+/// the only constructor run is crt1's, in each `_start`; check.sh proves
+/// that a snapshot serves.
 // `export_name` is `unsafe_code` because two exports of one name would
 // clash at link time; this name is the only export the crate adds.
 #[allow(unsafe_code)]
