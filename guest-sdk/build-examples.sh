@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds every language's example handlers from source into OUT_DIR/<lang>/<name>.wasm,
-# ready to serve with `wasibin --plugins OUT_DIR` (/rust/hello, /c/form, /zig/hello, ...).
+# Builds every language's example handlers from source into OUT_DIR/<lang>/<name>.wasm
+# (the QuickJS scripts as OUT_DIR/quickjs/<name>.js), ready to serve with
+# `wasibin --plugins OUT_DIR` (/rust/hello, /c/form, /zig/hello, /quickjs/hello, ...).
 #
 #   guest-sdk/build-examples.sh OUT_DIR
 #
@@ -135,6 +136,14 @@ else
     done
     echo "build-examples: built cpp" >&2
 fi
+
+# QuickJS: scripts, served as they are by the host's built-in interpreter
+# (interpreters/quickjs): nothing to compile, no toolchain to miss.
+mkdir -p "$out/quickjs"
+for name in hello form; do
+    cp "$sdk/examples/quickjs/$name.js" "$out/quickjs/$name.js"
+done
+echo "build-examples: copied quickjs" >&2
 
 # Components (WASI 0.2). `component KEY INPUT... -- CMD...` builds
 # $target/components/KEY.wasm with CMD (which writes to $built) unless the

@@ -1,9 +1,11 @@
 //! Runs the Python and JavaScript helpers' own tests natively: the query,
 //! cookie, urlencoded and multipart parsers and the response writers of
-//! `guest-sdk/python/wasibin.py` (`python3 -m unittest`) and
-//! `guest-sdk/js/wasibin.js` (`node --test`). The components built from
-//! them are checked against every other language by the host's contract
-//! test.
+//! `guest-sdk/python/wasibin.py` (`python3 -m unittest`),
+//! `guest-sdk/js/wasibin.js` and the QuickJS interpreter's prelude
+//! `interpreters/quickjs/src/prelude.js` with the QuickJS examples
+//! (`node --test`). The components built from them are checked against every
+//! other language by the host's contract test, and quickjs.wasm itself by
+//! `interpreters/quickjs/check.sh`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -58,5 +60,13 @@ fn javascript_helper() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
     if !run("node", &["--test", "test/"], &dir) {
         skip("skipping the JavaScript helper tests: node not found (apt-get install nodejs)");
+    }
+}
+
+#[test]
+fn quickjs_prelude() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../interpreters/quickjs");
+    if !run("node", &["--test", "test/"], &dir) {
+        skip("skipping the QuickJS prelude tests: node not found (apt-get install nodejs)");
     }
 }
