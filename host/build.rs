@@ -12,6 +12,10 @@
 //!   `stream`.
 //! - C example: `clang-19 --target=wasm32-wasi -O2` when clang-19 is
 //!   installed; otherwise a warning says how to install it.
+//! - The built-in JavaScript interpreter (`interpreters/quickjs`, QuickJS
+//!   compiled from source by rquickjs-sys with clang-19 and Debian's
+//!   wasi-libc) into OUT_DIR, which the server embeds: it is not an example
+//!   but part of the binary, so a missing clang-19 fails the build.
 //!
 //! Outputs are replaced only when their content changes (by an atomic
 //! rename), so a running server's hot reload sees one clean change.
@@ -120,7 +124,7 @@ fn main() {
         install(&[], &builtin_dir.join(QUICKJS_WASM));
         return;
     }
-    install(&[], &builtin_dir.join(QUICKJS_WASM));
+    build_interpreter(&root, &builtin_dir.join(QUICKJS_WASM));
     println!("cargo:rerun-if-changed={}", examples.display());
     // The Rust examples are built on the guest SDK.
     println!(
@@ -177,6 +181,48 @@ fn build_rust_examples(root: &Path, out_dir: &Path, target: &str, examples: &[Ru
             fs::read(&from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
         install(&bytes, &out_dir.join(format!("{}.wasm", example.route)));
     }
+}
+
+/// Builds `interpreters/quickjs` for wasm32-wasip1 into `dest`, in a target
+/// dir of its own: its stack and link flags (its own build.rs) differ from
+/// the examples', and sharing one dir would rebuild both in turn.
+fn build_interpreter(root: &Path, dest: &Path) {
+    const TARGET: &str = "wasm32-wasip1";
+    ensure_wasm_target(TARGET);
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("interpreters").display()
+    );
+    let target_dir = root.join("target").join("interpreters");
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root)
+        .args(["build", "--release", "--target", TARGET])
+        .args(["-p", "wasibin-quickjs"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    clean_env(&mut cmd);
+    // rquickjs-sys compiles QuickJS with these and downloads nothing.
+    // Debian's wasi-libc is no sysroot (headers in /usr/include/wasm32-wasi):
+    // without -nostdlibinc clang would take the host's /usr/include. wasm-ld
+    // needs an archive index for wasm objects, which llvm-ar writes.
+    cmd.env("RQUICKJS_SYS_NO_WASI_SDK", "1")
+        .env("CC_wasm32_wasip1", CLANG)
+        .env("AR_wasm32_wasip1", "llvm-ar-19")
+        .env(
+            "CFLAGS_wasm32_wasip1",
+            "-nostdlibinc -isystem /usr/include/wasm32-wasi",
+        )
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    let output = run(&mut cmd, "cargo");
+    if !output.status.success() {
+        panic!(
+            "building the built-in JavaScript interpreter failed ({C_INSTALL_HINT}):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let from = target_dir.join(TARGET).join("release").join(QUICKJS_WASM);
+    let bytes = fs::read(&from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+    install(&bytes, dest);
 }
 
 /// Makes sure the std library for `target` is there: tries `rustup target

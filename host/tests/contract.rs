@@ -29,6 +29,7 @@ const LANGUAGES: &[&str] = &[
     "cpp",
     "python",
     "js",
+    "quickjs",
 ];
 
 /// A cold build of every example (Rust release build, asc, zig) on two cores.

@@ -21,7 +21,7 @@ use super::script_copy::ScriptCopy;
 use super::sidecar::{self, PluginConfig, PluginDefaults};
 use super::{Gate, Plugin, ScriptRun};
 use crate::bounded_file;
-use crate::runtime::{CompiledModule, WasmEngine};
+use crate::runtime::{CompiledModule, Preinit, WasmEngine};
 
 /// Largest `.wasm` file loaded.
 pub(crate) const MAX_MODULE_BYTES: u64 = 256 << 20;
@@ -196,11 +196,10 @@ fn load_script(
     let copy = ScriptCopy::new(engine.scratch_dir(), file_name, &script)?;
     let started = Instant::now();
     let init_argv = [file.name.clone(), copy.guest_path().to_owned()];
-    let tag = format!("{} load", file.route);
     let (module, preinitialised) =
-        match engine.preinitialise(&wasm, Bytes::from(script), &init_argv, &config.limits, tag) {
-            Ok(snapshot) => (engine.compile(&snapshot), Ok(())),
-            Err(why) => (engine.compile(&wasm), Err(why.to_string())),
+        match engine.preinitialise(&wasm, Bytes::from(script), &init_argv, &config.limits)? {
+            Preinit::Snapshot(snapshot) => (engine.compile(&snapshot), Ok(())),
+            Preinit::PerRequest(why) => (engine.compile(&wasm), Err(why)),
         };
     let module = module.map_err(|e| format!("the interpreter {interpreter}: {e}"))?;
     Ok(Loaded {

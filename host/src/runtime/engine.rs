@@ -23,7 +23,7 @@ use super::http_handler::{self, HttpInvocation, HttpRun};
 use super::invoke;
 use super::module::{self, Compiled, CompiledModule, Linkers, LoadError, Provided};
 use super::outcome::RunError;
-use super::preinit::{self, NotPreinitialised};
+use super::preinit::{self, Preinit};
 use super::stdout::stdout_pipe;
 use super::store::StoreState;
 use super::{EngineConfig, GuestLimits, GuestOutput, Invocation};
@@ -191,9 +191,9 @@ impl WasmEngine {
     }
 
     /// `interpreter` (a p1 module) pre-initialised with `script` on its
-    /// stdin and `argv`, as a new module's bytes to [`WasmEngine::compile`];
-    /// why not, when it cannot be (the script then runs the plain way).
-    /// Bounded by `limits`; CPU-heavy the first time (it compiles the
+    /// stdin and `argv`: a new module's bytes to [`WasmEngine::compile`], or
+    /// why the script runs the plain way; the error is why it cannot run at
+    /// all. Bounded by `limits`; CPU-heavy the first time (it compiles the
     /// instrumented interpreter, then finds it in the disk cache).
     pub fn preinitialise(
         &self,
@@ -201,8 +201,7 @@ impl WasmEngine {
         script: Bytes,
         argv: &[String],
         limits: &GuestLimits,
-        log_tag: String,
-    ) -> Result<Vec<u8>, NotPreinitialised> {
+    ) -> Result<Preinit, String> {
         preinit::snapshot(
             &self.engine,
             &self.linkers.core,
@@ -211,7 +210,6 @@ impl WasmEngine {
             script,
             argv,
             limits,
-            log_tag,
         )
     }
 

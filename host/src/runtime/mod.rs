@@ -36,7 +36,7 @@ pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
 pub use outbound::Origin;
 pub use outcome::RunError;
-pub use preinit::NotPreinitialised;
+pub use preinit::Preinit;
 pub use stdin::{Stdin, StdinBody, StdinError};
 pub use stdout::StdoutReader;
 

@@ -7,47 +7,49 @@
 //!
 //! The init runs with no environment, no folders and no clock it could keep
 //! a reading of: what it leaves in memory must be the same for every
-//! request. An interpreter without the export, or whose init fails (a
-//! script that does request-time work at its top level), is not an error:
-//! the script then runs the plain way, parsed per request.
+//! request. An interpreter without the export, or whose init exits with
+//! [`RUN_PER_REQUEST`] (a script that does request-time work at its top
+//! level), is not an error: the script then runs the plain way, parsed per
+//! request. Any other failure of the init (a syntax error, an exception, a
+//! trap, the time or memory limit) means the script cannot run: that
+//! version is refused, as a module that does not compile is.
 
 use bytes::Bytes;
-use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
+use wasmtime::{Engine, Instance, Linker, Module, Store, Trap, Val};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 use super::cache::DiskCache;
 use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::outcome::{arm_deadline, HOST_CALL_GRACE};
-use super::stdio::StderrLog;
 use super::store::StoreState;
 use super::GuestLimits;
 
 /// The export an interpreter offers to be pre-initialised by (wizer's
 /// default name).
 pub(crate) const INIT_EXPORT: &str = "wizer-initialize";
-/// What an init may print before it counts as request-time output.
-const INIT_STDOUT_LIMIT: usize = 4096;
+/// The init's exit status that says "run this script per request"
+/// (interpreters/quickjs/src/main.rs has the same number).
+pub(crate) const RUN_PER_REQUEST: i32 = 3;
+/// What an init may print (it should print nothing) or say on stderr
+/// before the rest is cut; the stderr text is the refusal's reason.
+const INIT_OUTPUT_LIMIT: usize = 4096;
 
-/// Why a script runs without pre-initialisation, in words for the log.
-#[derive(Debug, thiserror::Error)]
-pub enum NotPreinitialised {
-    /// The interpreter does not offer it.
-    #[error("the interpreter has no `{INIT_EXPORT}` export")]
-    NoExport,
-    /// The init ran and failed, or did what only a request may do.
-    #[error("its top level did not load cleanly ({0})")]
-    InitFailed(String),
-    /// Wizer could not instrument the module or snapshot the instance.
-    #[error("the interpreter cannot be snapshotted: {0}")]
-    Snapshot(String),
+/// What pre-initialising a script gave.
+#[derive(Debug)]
+pub enum Preinit {
+    /// The new module's bytes: the interpreter with the script loaded.
+    Snapshot(Vec<u8>),
+    /// The script runs the plain way, parsed per request; why, in words.
+    PerRequest(String),
 }
 
-/// The snapshot of `interpreter` after its init read `script`, as a new
-/// module's bytes. Runs on a thread of its own with its own small runtime,
-/// so it can be called from a blocking thread or from async code alike.
+/// The snapshot of `interpreter` after its init read `script`, or why the
+/// script runs per request; the error, in words, is why the script cannot
+/// run at all. Runs on a thread of its own with its own small runtime, so
+/// it can be called from a blocking thread or from async code alike.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn snapshot(
     engine: &Engine,
@@ -57,27 +59,36 @@ pub(super) fn snapshot(
     script: Bytes,
     argv: &[String],
     limits: &GuestLimits,
-    log_tag: String,
-) -> Result<Vec<u8>, NotPreinitialised> {
+) -> Result<Preinit, String> {
     if !exports_init(interpreter) {
-        return Err(NotPreinitialised::NoExport);
+        return Ok(Preinit::PerRequest(format!(
+            "the interpreter has no `{INIT_EXPORT}` export"
+        )));
     }
+    let unsnapshottable = |e: wasmtime::Error| {
+        Preinit::PerRequest(format!("the interpreter cannot be snapshotted: {e:#}"))
+    };
     let wizer = Wizer::new();
-    let (cx, instrumented) = wizer
-        .instrument(interpreter)
-        .map_err(|e| NotPreinitialised::Snapshot(format!("{e:#}")))?;
-    let build = || Module::new(engine, &instrumented).map_err(|e| format!("{e:#}"));
+    let (cx, instrumented) = match wizer.instrument(interpreter) {
+        Ok(instrumented) => instrumented,
+        Err(e) => return Ok(unsnapshottable(e)),
+    };
+    let build = || Module::new(engine, &instrumented);
     let module = match cache {
         Some(cache) => cache.load_or_compile(engine, &instrumented, build),
         None => build(),
-    }
-    .map_err(NotPreinitialised::Snapshot)?;
-    let stdout = MemoryOutputPipe::new(INIT_STDOUT_LIMIT);
+    };
+    let module = match module {
+        Ok(module) => module,
+        Err(e) => return Ok(unsnapshottable(e)),
+    };
+    let stdout = MemoryOutputPipe::new(INIT_OUTPUT_LIMIT);
+    let stderr = MemoryOutputPipe::new(INIT_OUTPUT_LIMIT);
     let mut wasi = WasiCtxBuilder::new();
     wasi.args(argv)
         .stdin(MemoryInputPipe::new(script))
         .stdout(stdout.clone())
-        .stderr(StderrLog::new(log_tag));
+        .stderr(stderr.clone());
     let mut store = Store::new(
         engine,
         StoreState::new(
@@ -89,12 +100,18 @@ pub(super) fn snapshot(
     store.limiter(|s| s.limiter());
     arm_deadline(&mut store, limits.timeout);
     let timeout = limits.timeout + HOST_CALL_GRACE;
+    let said = || {
+        let text = String::from_utf8_lossy(&stderr.contents())
+            .trim()
+            .to_owned();
+        (!text.is_empty()).then_some(text)
+    };
     std::thread::scope(|scope| {
         let run = scope.spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
-                .map_err(|e| NotPreinitialised::Snapshot(e.to_string()))?;
+                .map_err(|e| format!("cannot start the pre-initialisation: {e}"))?;
             runtime.block_on(async {
                 let init = async {
                     let instance = linker.instantiate_async(&mut store, &module).await?;
@@ -106,34 +123,52 @@ pub(super) fn snapshot(
                 };
                 let instance = match tokio::time::timeout(timeout, init).await {
                     Err(_elapsed) => {
-                        return Err(NotPreinitialised::InitFailed(format!(
-                            "still running after {} ms",
+                        return Err(format!(
+                            "its top level was still running after {} ms",
                             timeout.as_millis()
-                        )))
+                        ))
                     }
-                    Ok(Err(e)) => return Err(NotPreinitialised::InitFailed(format!("{e:#}"))),
                     Ok(Ok(instance)) => instance,
+                    Ok(Err(e)) => {
+                        let status = e.downcast_ref::<I32Exit>().map(|exit| exit.0);
+                        if status == Some(RUN_PER_REQUEST) {
+                            return Ok(Preinit::PerRequest(
+                                said().unwrap_or_else(|| "its interpreter says so".to_owned()),
+                            ));
+                        }
+                        let why = match status {
+                            Some(status) => format!("exit status {status}"),
+                            None if store.data().memory_cap_hit() => {
+                                "over its memory limit".to_owned()
+                            }
+                            None if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => {
+                                format!("over its time limit of {} ms", timeout.as_millis())
+                            }
+                            None => format!("{e:#}"),
+                        };
+                        return Err(match said() {
+                            Some(text) => format!("it failed to load ({why}): {text}"),
+                            None => format!("it failed to load ({why})"),
+                        });
+                    }
                 };
                 if !stdout.contents().is_empty() {
-                    return Err(NotPreinitialised::InitFailed(
-                        "it wrote output while loading".to_owned(),
+                    return Ok(Preinit::PerRequest(
+                        "it writes output at its top level".to_owned(),
                     ));
                 }
                 let mut state = Snapshotted {
                     store: &mut store,
                     instance,
                 };
-                wizer
-                    .snapshot(&cx, &mut state)
-                    .await
-                    .map_err(|e| NotPreinitialised::Snapshot(format!("{e:#}")))
+                Ok(match wizer.snapshot(&cx, &mut state).await {
+                    Ok(bytes) => Preinit::Snapshot(bytes),
+                    Err(e) => unsnapshottable(e),
+                })
             })
         });
-        run.join().unwrap_or_else(|_| {
-            Err(NotPreinitialised::Snapshot(
-                "the snapshot thread panicked".to_owned(),
-            ))
-        })
+        run.join()
+            .unwrap_or_else(|_| Err("the pre-initialisation thread panicked".to_owned()))
     })
 }
 

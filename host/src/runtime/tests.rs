@@ -387,16 +387,24 @@ fn interpreter(extra_init: &str) -> Vec<u8> {
     ))
 }
 
-fn preinit(rt: &WasmEngine, wasm: &[u8], limits: &GuestLimits) -> Result<Vec<u8>, String> {
+fn preinit(rt: &WasmEngine, wasm: &[u8], limits: &GuestLimits) -> Result<Preinit, String> {
     let argv = ["s".to_owned(), "/wasibin/script/s.js".to_owned()];
-    rt.preinitialise(wasm, Bytes::from_static(b"print(1)"), &argv, limits, "t".into())
-        .map_err(|e| e.to_string())
+    rt.preinitialise(wasm, Bytes::from_static(b"print(1)"), &argv, limits)
+}
+
+fn per_request(outcome: Result<Preinit, String>) -> String {
+    match outcome {
+        Ok(Preinit::PerRequest(why)) => why,
+        other => panic!("expected a plain run, got {other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn a_snapshot_starts_with_the_script_loaded() {
     let rt = runtime();
-    let snapshot = preinit(&rt, &interpreter(""), &limits()).unwrap();
+    let Ok(Preinit::Snapshot(snapshot)) = preinit(&rt, &interpreter(""), &limits()) else {
+        panic!("no snapshot");
+    };
     let module = rt.compile(&snapshot).unwrap();
     for _ in 0..2 {
         let out = rt.run(&module, inv(), &limits()).await.unwrap();
@@ -409,24 +417,34 @@ async fn a_snapshot_starts_with_the_script_loaded() {
 }
 
 #[test]
-fn an_interpreter_that_cannot_be_snapshotted_says_why() {
+fn a_script_that_must_run_per_request_says_why() {
     let rt = runtime();
     let none = guest(r#"(func (export "_start"))"#);
-    assert!(preinit(&rt, &none, &limits())
-        .unwrap_err()
-        .contains("no `wizer-initialize`"));
+    assert!(per_request(preinit(&rt, &none, &limits())).contains("no `wizer-initialize`"));
     let prints = interpreter("(call $write (i32.const 1) (i32.const 512) (i32.const 4))");
-    assert!(preinit(&rt, &prints, &limits())
-        .unwrap_err()
-        .contains("wrote output while loading"));
+    assert!(per_request(preinit(&rt, &prints, &limits())).contains("writes output"));
+    // Exit status 3, with the reason on stderr.
+    let asks = interpreter(
+        "(call $write (i32.const 2) (i32.const 512) (i32.const 12)) (call $proc_exit (i32.const 3))",
+    );
+    assert_eq!(per_request(preinit(&rt, &asks, &limits())), "Content-Type");
+}
+
+#[test]
+fn a_script_that_cannot_load_is_refused_with_the_reason() {
+    let rt = runtime();
+    let exits = interpreter(
+        "(call $write (i32.const 2) (i32.const 512) (i32.const 12)) (call $proc_exit (i32.const 1))",
+    );
+    let err = preinit(&rt, &exits, &limits()).unwrap_err();
+    assert_eq!(err, "it failed to load (exit status 1): Content-Type");
     let traps = interpreter("unreachable");
     assert!(preinit(&rt, &traps, &limits())
         .unwrap_err()
-        .contains("did not load cleanly"));
+        .contains("failed to load"));
     let spins = interpreter("(loop $l (br $l))");
     let started = Instant::now();
-    assert!(preinit(&rt, &spins, &short())
-        .unwrap_err()
-        .contains("did not load cleanly"));
+    let err = preinit(&rt, &spins, &short()).unwrap_err();
+    assert!(err.contains("time limit"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }

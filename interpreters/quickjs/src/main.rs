@@ -92,9 +92,12 @@ fn plain_run() -> Result<(), Failure> {
 }
 
 /// Wizer's init function: evaluates the prelude and the script (its source
-/// on stdin) and keeps the engine for the snapshot. Fails (exit 1, the
-/// reason on stderr) when the script registered no handler or did
-/// request-time work at its top level, so the host falls back to plain runs.
+/// on stdin) and keeps the engine for the snapshot. When the script did
+/// request-time work at its top level, or registered no handler, it exits
+/// with [`RUN_PER_REQUEST`] and the host runs it the plain way; a script
+/// that cannot load at all (a syntax error, an exception at its top level)
+/// exits 1, and the host refuses that version (an older one keeps
+/// serving). The reason goes to stderr either way.
 ///
 /// wasm-ld can wrap a command module's exports in calls to
 /// `__wasm_call_ctors` and `__wasm_call_dtors`, which would run the C
@@ -108,40 +111,61 @@ fn plain_run() -> Result<(), Failure> {
 #[allow(unsafe_code)]
 #[export_name = "wizer-initialize"]
 pub extern "C" fn wizer_initialize() {
-    if let Err(why) = initialize() {
-        eprintln!("{why}");
-        std::process::exit(1);
+    match initialize() {
+        Ok(()) => {}
+        Err(Init::PerRequest(why)) => {
+            eprintln!("{why}");
+            std::process::exit(RUN_PER_REQUEST);
+        }
+        Err(Init::Broken(why)) => {
+            eprintln!("{why}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn initialize() -> Result<(), Failure> {
+/// The init's exit status that asks the host to run the script per request
+/// (host/src/runtime/preinit.rs has the same number).
+const RUN_PER_REQUEST: i32 = 3;
+
+/// Why an init did not leave a snapshot to take.
+enum Init {
+    /// The script is fine but must run per request.
+    PerRequest(Failure),
+    /// The script cannot run at all.
+    Broken(Failure),
+}
+
+fn initialize() -> Result<(), Init> {
     let mut source = Vec::new();
     std::io::stdin()
         .lock()
         .take(MAX_SCRIPT + 1)
         .read_to_end(&mut source)
-        .map_err(|e| format!("quickjs: reading the script from stdin: {e}"))?;
+        .map_err(|e| Init::Broken(format!("quickjs: reading the script from stdin: {e}")))?;
     if source.len() as u64 > MAX_SCRIPT {
-        return Err(format!("quickjs: the script is over {MAX_SCRIPT} bytes"));
+        return Err(Init::Broken(format!(
+            "quickjs: the script is over {MAX_SCRIPT} bytes"
+        )));
     }
     let name = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "script.js".to_owned());
-    let engine = Engine::new(Phase::Init)?;
+    let engine = Engine::new(Phase::Init).map_err(Init::Broken)?;
     let evaluated = engine
         .eval_script(source, &name)
         .and_then(|()| engine.end_init());
     if let Some(what) = host::top_level_work() {
         // Whether or not the script caught the exception that stopped it.
-        return Err(format!(
+        return Err(Init::PerRequest(format!(
             "quickjs: {name} cannot be pre-initialised: its top level {what}; it runs per request instead"
-        ));
+        )));
     }
-    let has_handler = evaluated?;
+    let has_handler = evaluated.map_err(Init::Broken)?;
     if !has_handler {
-        return Err(format!(
+        return Err(Init::PerRequest(format!(
             "quickjs: {name} cannot be pre-initialised: it registers no handler with serve()"
-        ));
+        )));
     }
     // What the script's top level left behind goes into the snapshot only
     // if it is still reachable.
