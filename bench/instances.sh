@@ -3,7 +3,9 @@
 # instance_cost.rs): a minimal module that writes its answer with one
 # fd_write (the engine's floor), the C hello and the Rust hello on the SDK
 # (p1 modules), the same Rust hello as a wasi:cli command component, and a
-# wasi:http hello component, in one run. Wall time per instance, then, when valgrind is installed,
+# wasi:http hello component, and the JavaScript hello script under the
+# built-in QuickJS interpreter, plain (parsed per request) and
+# pre-initialised (from its snapshot), in one run. Wall time per instance, then, when valgrind is installed,
 # instructions per instance from callgrind: the difference between N and 3N
 # instances, so compilation and start-up cancel out. Instructions do not
 # move with the machine's load; use them to compare changes.
@@ -15,19 +17,37 @@ for m in hello-c hello hello-p2 hello-http; do
     [ -f "$REPO/plugins/$m.wasm" ] && modules+=("$REPO/plugins/$m.wasm")
 done
 
+QUICKJS="$REPO/target/interpreters/wasm32-wasip1/release/quickjs.wasm"
+SCRIPT="$REPO/guest-sdk/examples/quickjs/hello.js"
+
+# instructions MODULE N [SCRIPT [plain]]
 instructions() {
+    local m=$1 n=$2
+    shift 2
     INSTANCE_COST_SLOTS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        "$BIN" "$1" "$2" 2>&1 | awk '/I *refs:/ {gsub(",", "", $4); print $4}'
+        "$BIN" "$m" "$n" "$@" 2>&1 | awk '/I *refs:/ {gsub(",", "", $4); print $4}'
+}
+
+# row LABEL N K MODULE [SCRIPT [plain]]: N instances per timed round, K
+# and 3K under callgrind.
+row() {
+    local label=$1 n=$2 k=$3 m=$4
+    shift 4
+    us=$("$BIN" "$m" "$n" "$@" | awk '{print $3}' | sort -n | head -1)
+    ir="-"
+    if command -v valgrind >/dev/null; then
+        a=$(instructions "$m" "$k" "$@")
+        b=$(instructions "$m" $((3 * k)) "$@")
+        ir=$(((b - a) / (2 * k)))
+    fi
+    printf '%s\t%s\t%s\n' "$label" "$us" "$ir"
 }
 
 printf 'module\tus/instance (best of 3 rounds)\tinstructions/instance\n'
 for m in "${modules[@]}"; do
-    us=$("$BIN" "$m" 20000 | awk '{print $3}' | sort -n | head -1)
-    ir="-"
-    if command -v valgrind >/dev/null; then
-        a=$(instructions "$m" 100)
-        b=$(instructions "$m" 300)
-        ir=$(((b - a) / 600))
-    fi
-    printf '%s\t%s\t%s\n' "$(basename "$m")" "$us" "$ir"
+    row "$(basename "$m")" 20000 100 "$m"
 done
+if [ -f "$QUICKJS" ]; then
+    row "hello.js (quickjs, plain)" 2000 10 "$QUICKJS" "$SCRIPT" plain
+    row "hello.js (quickjs, pre-initialised)" 20000 100 "$QUICKJS" "$SCRIPT"
+fi

@@ -6,8 +6,12 @@
 //! wall time and, under callgrind, in instructions, which the noise of a
 //! shared machine cannot move.
 //!
-//! `cargo run --release -p wasibin --example instance_cost -- FILE.wasm|FILE.wat [N]`
+//! `cargo run --release -p wasibin --example instance_cost -- FILE.wasm|FILE.wat [N [SCRIPT [plain]]]`
 //! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one).
+//! With SCRIPT, FILE is an interpreter and each instance runs the script as
+//! the server does: pre-initialised with it (a snapshot), or with `plain`
+//! the interpreter reading it per request; the script's folder is mapped
+//! at `/wasibin/script` either way.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +19,8 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use wasibin::runtime::{
-    CompiledModule, EngineConfig, GuestLimits, HandlerKind, HttpInvocation, Invocation, WasmEngine,
+    CompiledModule, EngineConfig, GuestLimits, HandlerKind, HttpInvocation, Invocation, Preinit,
+    Preopen, WasmEngine,
 };
 
 /// The allocator of the server binary, so the figures are the server's.
@@ -47,8 +52,10 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .context("usage: instance_cost FILE.wasm|FILE.wat [N]")?;
+        .context("usage: instance_cost FILE.wasm|FILE.wat [N [SCRIPT [plain]]]")?;
     let count: u32 = args.next().map_or(Ok(20_000), |n| n.parse())?;
+    let script = args.next().map(std::path::PathBuf::from);
+    let plain = args.next().is_some_and(|a| a == "plain");
     let slots = std::env::var("INSTANCE_COST_SLOTS").map_or(Ok(16), |n| n.parse())?;
     let runtime = WasmEngine::new(&EngineConfig {
         max_memory: 128 << 20,
@@ -56,11 +63,41 @@ fn main() -> anyhow::Result<()> {
         cache_dir: None,
     })?;
     let bytes = wat::parse_file(&path).with_context(|| format!("reading {path}"))?;
-    let module = runtime.compile(&bytes)?;
     let limits = GuestLimits {
         timeout: Duration::from_secs(10),
         max_memory: 128 << 20,
         max_stdout: 1 << 20,
+    };
+    let mut world = World {
+        args: vec!["hello".to_owned()],
+        preopens: Vec::new(),
+    };
+    let module = match &script {
+        None => runtime.compile(&bytes)?,
+        Some(script) => {
+            let name = script
+                .file_name()
+                .and_then(|n| n.to_str())
+                .context("the script's file name")?;
+            world.args.push(format!("/wasibin/script/{name}"));
+            world.preopens.push(Preopen {
+                host: script.parent().context("the script's folder")?.to_owned(),
+                guest: "/wasibin/script".to_owned(),
+                writable: false,
+            });
+            if plain {
+                runtime.compile(&bytes)?
+            } else {
+                let source = Bytes::from(std::fs::read(script)?);
+                match runtime
+                    .preinitialise(&bytes, source, &world.args, &limits)
+                    .map_err(anyhow::Error::msg)?
+                {
+                    Preinit::Snapshot(snapshot) => runtime.compile(&snapshot)?,
+                    Preinit::PerRequest(why) => anyhow::bail!("not pre-initialised: {why}"),
+                }
+            }
+        }
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -71,7 +108,7 @@ fn main() -> anyhow::Result<()> {
             for _ in 0..count {
                 let answer = match module.kind() {
                     HandlerKind::HttpHandler => http_once(&runtime, &module, &limits).await?,
-                    _ => cgi_once(&runtime, &module, &limits).await?,
+                    _ => cgi_once(&runtime, &module, &world, &limits).await?,
                 };
                 anyhow::ensure!(answer > 0, "the handler answered nothing");
             }
@@ -85,14 +122,22 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
+/// What a CGI instance gets besides the request: argv and folders.
+struct World {
+    args: Vec<String>,
+    preopens: Vec<Preopen>,
+}
+
 /// One CGI run; the bytes of stdout.
 async fn cgi_once(
     runtime: &WasmEngine,
     module: &CompiledModule,
+    world: &World,
     limits: &GuestLimits,
 ) -> anyhow::Result<usize> {
     let invocation = Invocation {
-        args: vec!["hello".to_owned()],
+        args: world.args.clone(),
+        preopens: world.preopens.clone(),
         env: ENV
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
