@@ -343,6 +343,53 @@ fn a_large_body_streams_into_the_guest() {
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
 }
 
+/// `body` in chunks of `size` bytes, with or without the last chunk.
+fn chunked(body: &[u8], size: usize, last: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    if last {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    out
+}
+
+#[test]
+fn a_large_chunked_body_streams_into_the_guest_without_a_length() {
+    let site = Site::new();
+    site.plugin("digest", &digest()).plugin(
+        "early",
+        &script(&[Step::Write(HEAD), Step::Write(b"did not read\n")]),
+    );
+    let server = site.start(&["--body-timeout", "30"]);
+    let head = |path: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    };
+
+    // Read to its end by the guest, which is given no length.
+    let body: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut stream = connect(server.addr);
+    stream.write_all(head("/digest").as_bytes()).unwrap();
+    stream.write_all(&chunked(&body, 16 << 10, true)).unwrap();
+    let want = format!("3145728 bytes, sha256 {}\n", sha256_hex(&body));
+    let text = read_until(&mut stream, &want);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+
+    // The guest starts before the body is all in: one that answers without
+    // reading is heard while the client is still sending (the body timeout
+    // is 30 s; the test's read gives up long before).
+    let mut stream = connect(server.addr);
+    stream.write_all(head("/early").as_bytes()).unwrap();
+    stream
+        .write_all(&chunked(&body[..200 << 10], 16 << 10, false))
+        .unwrap();
+    let text = read_until(&mut stream, "did not read");
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+}
+
 /// SHA-256 in hex, as the guest prints it (through the `sha2` crate the
 /// guest uses, so the test checks the streaming, not the hash).
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -58,10 +58,14 @@ const NOT_PASSED: &[&str] = &[
 ///
 /// `body_len` is the de-chunked body length; `CONTENT_LENGTH` is set only
 /// when the request carried a body (a `Content-Length` or chunked framing).
+/// `None` is a chunked body streamed to the guest as it arrives, whose
+/// length nobody knows yet: as Apache's mod_cgi does, it has no
+/// `CONTENT_LENGTH` but `HTTP_TRANSFER_ENCODING=chunked`, and the guest
+/// reads stdin to its end.
 pub(crate) fn meta_variables(
     req: &Request,
     mount: Mount<'_>,
-    body_len: u64,
+    body_len: Option<u64>,
     policy: EnvPolicy<'_>,
 ) -> Vec<(String, String)> {
     let mut cgi: Vec<(String, String)> = Vec::with_capacity(24 + req.headers.len());
@@ -89,8 +93,15 @@ pub(crate) fn meta_variables(
         let value = req.headers.get("content-type").unwrap_or_default();
         set("CONTENT_TYPE", String::from_utf8_lossy(value).into_owned());
     }
-    if req.headers.contains("content-length") || req.headers.contains("transfer-encoding") {
-        set("CONTENT_LENGTH", body_len.to_string());
+    match body_len {
+        Some(len)
+            if req.headers.contains("content-length")
+                || req.headers.contains("transfer-encoding") =>
+        {
+            set("CONTENT_LENGTH", len.to_string());
+        }
+        Some(_) => {}
+        None => set("HTTP_TRANSFER_ENCODING", "chunked".to_owned()),
     }
     let query = req
         .query
@@ -257,7 +268,7 @@ mod tests {
     };
 
     fn env_of(req: &Request, policy: EnvPolicy<'_>) -> Vec<(String, String)> {
-        meta_variables(req, MOUNT, 3, policy)
+        meta_variables(req, MOUNT, Some(3), policy)
     }
 
     const PLAIN: EnvPolicy<'static> = EnvPolicy {
@@ -330,6 +341,21 @@ mod tests {
         let env = env_of(&req, PLAIN);
         assert_eq!(var(&env, "CONTENT_LENGTH"), Some("3"));
         assert_eq!(var(&env, "HTTP_CONTENT_LENGTH"), None);
+    }
+
+    #[test]
+    fn a_streamed_chunked_body_has_no_length() {
+        let req = request(
+            "/api/users",
+            &[("Host", b"h"), ("Transfer-Encoding", b"chunked")],
+        );
+        let policy = EnvPolicy {
+            pass_authorization: false,
+            sidecar: &[],
+        };
+        let env = meta_variables(&req, MOUNT, None, policy);
+        assert_eq!(var(&env, "CONTENT_LENGTH"), None);
+        assert_eq!(var(&env, "HTTP_TRANSFER_ENCODING"), Some("chunked"));
     }
 
     #[test]
@@ -442,7 +468,7 @@ mod tests {
                 headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
             let req = request("/api/users", &headers);
             let policy = EnvPolicy { pass_authorization, sidecar: &[] };
-            let env = meta_variables(&req, MOUNT, 0, policy);
+            let env = meta_variables(&req, MOUNT, Some(0), policy);
             let mut names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
             for name in &names {
                 proptest::prop_assert!(

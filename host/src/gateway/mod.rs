@@ -60,9 +60,10 @@ impl Gateway {
     }
 
     /// Run `m`'s plugin for `req` with `body` on stdin: a body of up to
-    /// [`WHOLE_BODY_MAX`] bytes (or chunked, whose length CGI must give in
-    /// `CONTENT_LENGTH`) is read before the guest starts; a larger one is
-    /// fed while it arrives. Either is bounded by the plugin's `max_body`.
+    /// [`WHOLE_BODY_MAX`] bytes is read before the guest starts; a larger
+    /// one is fed while it arrives (a chunked one without `CONTENT_LENGTH`,
+    /// which nobody knows yet). Either is bounded by the plugin's
+    /// `max_body`.
     pub(crate) async fn handle(
         &self,
         req: &Request,
@@ -75,16 +76,35 @@ impl Gateway {
         if declared.is_some_and(|len| len > limit) {
             return Outcome::Respond(refused_body(plugin, req, &BodyError::TooLarge { limit }));
         }
+        let streamed = |limit, declared| {
+            let (sink, stream) = body_channel(limit, declared);
+            let stream = stream.map_err(|e| Box::new(e) as StdinError);
+            (Stdin::Streamed(Box::pin(stream)), sink)
+        };
         let (stdin, body_len, mut sink) = match declared {
             Some(len) if len > WHOLE_BODY_MAX => {
-                let (sink, stream) = body_channel(limit, Some(len));
-                let stream = stream.map_err(|e| Box::new(e) as StdinError);
-                (Stdin::Streamed(Box::pin(stream)), len, Some(sink))
+                let (stdin, sink) = streamed(limit, Some(len));
+                (stdin, Some(len), Some(sink))
             }
-            _ => match body.read_to_end(limit).await {
+            Some(_) => match body.read_to_end(limit).await {
                 Ok(bytes) => {
                     let len = bytes.len() as u64;
-                    (Stdin::Bytes(bytes), len, None)
+                    (Stdin::Bytes(bytes), Some(len), None)
+                }
+                Err(err) => return Outcome::Respond(refused_body(plugin, req, &err)),
+            },
+            // Chunked: a small body is read whole, to be given with its
+            // length as CGI expects; a larger one streams from what was
+            // read, without one.
+            None => match body.read_prefix(WHOLE_BODY_MAX, limit).await {
+                Ok((bytes, true)) => {
+                    let len = bytes.len() as u64;
+                    (Stdin::Bytes(bytes), Some(len), None)
+                }
+                Ok((prefix, false)) => {
+                    let (stdin, sink) = streamed(limit, None);
+                    sink.send(prefix).await;
+                    (stdin, None, Some(sink))
                 }
                 Err(err) => return Outcome::Respond(refused_body(plugin, req, &err)),
             },

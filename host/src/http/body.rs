@@ -174,6 +174,28 @@ impl RequestBody<'_> {
         result
     }
 
+    /// The body's first bytes, about `max` of them (one piece more at
+    /// most), and whether that was all of it; the rest stays to be read or
+    /// pumped. More than `limit` bytes in all is refused.
+    pub(crate) async fn read_prefix(
+        &mut self,
+        max: u64,
+        limit: u64,
+    ) -> Result<(Bytes, bool), BodyError> {
+        let io = match &mut self.source {
+            Source::Memory(_) => return Ok((self.read_to_end(limit).await?, true)),
+            Source::Conn(io) => &mut **io,
+        };
+        let mut prefix = BytesMut::new();
+        while prefix.len() as u64 <= max {
+            match self.state.read_chunk(io, limit).await? {
+                Some(piece) => prefix.extend_from_slice(&piece),
+                None => return Ok((prefix.freeze(), true)),
+            }
+        }
+        Ok((prefix.freeze(), false))
+    }
+
     /// The length the client declared (`Content-Length`); `None` for a
     /// chunked body, whose length is known only at its end.
     pub(crate) fn declared_len(&self) -> Option<u64> {
