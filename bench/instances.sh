@@ -9,6 +9,11 @@
 # instructions per instance from callgrind: the difference between N and 3N
 # instances, so compilation and start-up cancel out. Instructions do not
 # move with the machine's load; use them to compare changes.
+#
+#   bench/instances.sh              # the example plugins, as above
+#   bench/instances.sh --languages  # every SDK language's hello, built by
+#                                   # guest-sdk/build-examples.sh (the
+#                                   # table in guest-sdk/README.md)
 source "$(dirname "$0")/lib.sh"
 (cd "$REPO" && cargo build --release -q -p wasibin --example instance_cost)
 BIN="$REPO/target/release/examples/instance_cost"
@@ -44,6 +49,21 @@ row() {
 }
 
 printf 'module\tus/instance (best of 3 rounds)\tinstructions/instance\n'
+if [ "${1:-}" = --languages ]; then
+    examples="$OUT/examples"
+    bash "$REPO/guest-sdk/build-examples.sh" "$examples" 2>/dev/null
+    for lang in rust c cpp zig assemblyscript go python js; do
+        m="$examples/$lang/hello.wasm"
+        if [ -f "$m" ]; then
+            row "$lang" 1000 10 "$m"
+        else
+            printf '%s\t-\t- (not built: its toolchain is missing)\n' "$lang"
+        fi
+    done
+    row "quickjs script, plain" 1000 10 "$QUICKJS" "$examples/quickjs/hello.js" plain
+    row "quickjs script, pre-initialised" 1000 10 "$QUICKJS" "$examples/quickjs/hello.js"
+    exit 0
+fi
 for m in "${modules[@]}"; do
     row "$(basename "$m")" 20000 100 "$m"
 done
