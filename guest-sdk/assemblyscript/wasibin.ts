@@ -46,7 +46,8 @@ export class Part {
 /** One request: its CGI variables and its body. */
 export class Request {
   env: Map<string, string>;
-  /** The request body: exactly CONTENT_LENGTH bytes (empty if stdin fell short). */
+  /** The request body: exactly CONTENT_LENGTH bytes, or stdin to end of file
+   * without one (empty when it fell short or went past MAX_BODY). */
   body: Uint8Array;
   /** Whether the body arrived whole; `run` answers 400 when it did not. */
   complete: bool = true;
@@ -56,23 +57,32 @@ export class Request {
     this.body = body;
   }
 
-  /** Reads the request from the environment and stdin. */
+  /** Reads the request from the environment and stdin: exactly
+   * CONTENT_LENGTH bytes, none when it is empty, and stdin to end of file
+   * when it is absent. The host streams a chunked upload that way (with
+   * HTTP_TRANSFER_ENCODING=chunked, as Apache's mod_cgi does) and gives a
+   * request without a body an empty stdin. A body over MAX_BODY, announced
+   * or streamed, leaves `complete` false. */
   static read(): Request {
     const env = process.env;
+    if (!env.has("CONTENT_LENGTH")) {
+      const streamed = readToEnd();
+      const req = new Request(env, streamed === null ? new Uint8Array(0) : streamed);
+      req.complete = streamed !== null;
+      return req;
+    }
     let len: i32 = 0;
     let ok = true;
-    if (env.has("CONTENT_LENGTH")) {
-      const text = env.get("CONTENT_LENGTH");
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (c < 48 || c > 57 || len > MAX_BODY / 10) {
-          ok = false;
-          break;
-        }
-        len = len * 10 + (c - 48);
+    const text = env.get("CONTENT_LENGTH");
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57 || len > MAX_BODY / 10) {
+        ok = false;
+        break;
       }
-      if (len > MAX_BODY) ok = false;
+      len = len * 10 + (c - 48);
     }
+    if (len > MAX_BODY) ok = false;
     if (!ok) len = 0;
     const body = new Uint8Array(len);
     let got = 0;
@@ -306,6 +316,27 @@ export function run(handler: (req: Request, res: Response) => void): void {
     handler(req, res);
   }
   res.finish();
+}
+
+/** stdin to end of file, null past MAX_BODY bytes. The buffer starts at 4 KiB
+ * and doubles (the stub runtime never frees: the buffers of a body add up to
+ * less than four times its size), up to MAX_BODY + 1 bytes: filling that is
+ * one byte too many. */
+function readToEnd(): Uint8Array | null {
+  let buf = new Uint8Array(min<i32>(4096, MAX_BODY + 1));
+  let got = 0;
+  while (true) {
+    if (got == buf.length) {
+      if (got > MAX_BODY) return null;
+      const bigger = new Uint8Array(got > MAX_BODY / 2 ? MAX_BODY + 1 : got * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = process.stdin.read(buf.buffer, got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }
 
 /** Escapes & < > " ' so text is inert in HTML content and quoted attributes. */

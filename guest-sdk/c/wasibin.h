@@ -37,7 +37,8 @@ extern "C" {
 #endif
 
 /* The largest body wb_body() accepts; the host bounds the body too, this
- * keeps a lying CONTENT_LENGTH from making the guest allocate without end. */
+ * keeps a lying CONTENT_LENGTH, or a body streamed without one, from making
+ * the guest allocate without end. */
 #ifndef WB_MAX_BODY
 #define WB_MAX_BODY (16u * 1024u * 1024u)
 #endif
@@ -244,15 +245,62 @@ static inline char *wb_cookie(const char *name) {
     return NULL;
 }
 
-/* The request body: exactly CONTENT_LENGTH bytes of stdin, NUL-terminated
- * (so text bodies can be used as strings), its length in *len. An empty body
- * returns an empty string. NULL for an invalid or too large CONTENT_LENGTH,
- * a truncated body or no memory. Read it once: stdin is consumed. */
+/* wb_body() without CONTENT_LENGTH: stdin to end of file, at most
+ * WB_MAX_BODY bytes (NULL past it, as for a CONTENT_LENGTH over it). The
+ * buffer starts small and doubles, so a body-less request allocates little
+ * and a long one is copied O(log n) times. */
+static inline char *wb__body_to_eof(size_t *len) {
+    const size_t max = (size_t)WB_MAX_BODY;
+    size_t cap = max < 4096 ? max + 1 : 4096;
+    size_t got = 0;
+    char *buf = (char *)malloc(cap + 1);
+    if (!buf) return NULL;
+    for (;;) {
+        size_t n;
+        if (got == cap) {
+            size_t next;
+            char *bigger;
+            if (cap > max) { /* full at max + 1 bytes: one too many arrived */
+                free(buf);
+                return NULL;
+            }
+            next = cap > max / 2 ? max + 1 : cap * 2;
+            bigger = (char *)realloc(buf, next + 1);
+            if (!bigger) {
+                free(buf);
+                return NULL;
+            }
+            buf = bigger;
+            cap = next;
+        }
+        n = fread(buf + got, 1, cap - got, stdin);
+        got += n;
+        /* fread returns short only at end of file or on an error. */
+        if (got < cap) break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
+    buf[got] = '\0';
+    if (len) *len = got;
+    return buf;
+}
+
+/* The request body, NUL-terminated (so text bodies can be used as strings),
+ * its length in *len: exactly CONTENT_LENGTH bytes of stdin, none when it is
+ * empty, and stdin to end of file when it is absent (the host streams a
+ * chunked upload that way, with HTTP_TRANSFER_ENCODING=chunked, and gives a
+ * request without a body an empty stdin). An empty body returns an empty
+ * string. NULL for an invalid CONTENT_LENGTH, a body over WB_MAX_BODY, a
+ * truncated body, a failed read or no memory. Read it once: stdin is
+ * consumed. */
 static inline char *wb_body(size_t *len) {
-    const char *cl = wb_env("CONTENT_LENGTH");
+    const char *cl = getenv("CONTENT_LENGTH");
     unsigned long long want = 0;
     size_t got = 0;
     char *buf;
+    if (!cl) return wb__body_to_eof(len);
     for (; *cl; cl++) {
         if (*cl < '0' || *cl > '9') return NULL;
         want = want * 10 + (unsigned long long)(*cl - '0');

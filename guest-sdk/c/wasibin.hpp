@@ -80,12 +80,13 @@ inline std::optional<std::string> query(const char *name) { return detail::take(
 /* Cookie `name` as sent (not decoded: url_decode() undoes url_encode()). */
 inline std::optional<std::string> cookie(const char *name) { return detail::take(wb_cookie(name)); }
 
-/* The request body: exactly CONTENT_LENGTH bytes of stdin, read once by
- * Body::read(), freed with the object. Parts and fields point into it. */
+/* The request body as wb_body() reads it (exactly CONTENT_LENGTH bytes of
+ * stdin, or stdin to end of file without one), read once by Body::read(),
+ * freed with the object. Parts and fields point into it. */
 class Body {
   public:
-    /* nullopt for an invalid or too large CONTENT_LENGTH (see WB_MAX_BODY),
-     * a truncated body or no memory: answer 400. */
+    /* nullopt for an invalid CONTENT_LENGTH, a body over WB_MAX_BODY, a
+     * truncated body, a failed read or no memory: answer 400. */
     static std::optional<Body> read() {
         std::size_t len = 0;
         char *data = wb_body(&len);

@@ -30,7 +30,8 @@
 //
 // What it gives: the decoded query, request headers and cookies, urlencoded
 // and multipart form bodies with file uploads ([Request.Form]), a body read of
-// exactly CONTENT_LENGTH bytes and no more than [MaxBody]; responses built
+// exactly CONTENT_LENGTH bytes (or to end of file without one, a chunked
+// upload the host streams) and no more than [MaxBody]; responses built
 // with [Text], [HTML], [Bytes], [Error], [MethodNotAllowed], the redirects
 // and [Response.WithCookie], checked before a byte is written: a header name
 // that is not a token or a value with CR, LF, NUL or another control

@@ -10,10 +10,11 @@ import (
 	"unicode/utf8"
 )
 
-// MaxBody is the largest CONTENT_LENGTH [ReadRequest] accepts (16 MiB); a
-// larger one answers 413 without reading stdin. The host bounds the body too
-// (10 MiB by default, max_body_kb in a sidecar); raise this before [Run] for
-// a plugin configured for more.
+// MaxBody is the largest body [ReadRequest] accepts (16 MiB): a larger
+// CONTENT_LENGTH answers 413 without reading stdin, and a body without one
+// (read to end of file) answers 413 once it passes the limit. The host bounds
+// the body too (10 MiB by default, max_body_kb in a sidecar); raise this
+// before [Run] for a plugin configured for more.
 var MaxBody int64 = 16 << 20
 
 // maxPreallocation is the most body bytes reserved up front, whatever
@@ -56,8 +57,7 @@ func (e *RequestError) Error() string { return e.Reason }
 func (e *RequestError) StatusCode() int { return e.Status }
 
 // ReadRequest reads the request the host handed this process: the
-// environment and exactly CONTENT_LENGTH bytes of stdin (stdin is not read
-// at all without a body).
+// environment and the body on stdin, as [NewRequest] reads it.
 func ReadRequest() (*Request, error) {
 	env := os.Environ()
 	vars := make(map[string]string, len(env))
@@ -75,10 +75,21 @@ func ReadRequest() (*Request, error) {
 
 // NewRequest reads a request from explicit CGI variables and a body stream,
 // as [ReadRequest] does from the process: the body is exactly CONTENT_LENGTH
-// bytes of stdin (none when the variable is absent or empty).
+// bytes of stdin, none when the variable is empty, and all of stdin to end
+// of file when it is absent. The host streams a chunked upload that way
+// (with HTTP_TRANSFER_ENCODING=chunked, as Apache's mod_cgi does) and gives
+// a request without a body an empty stdin.
 func NewRequest(vars map[string]string, stdin io.Reader) (*Request, error) {
+	v, announced := vars["CONTENT_LENGTH"]
+	if !announced {
+		body, err := readToEnd(stdin)
+		if err != nil {
+			return nil, err
+		}
+		return &Request{vars: vars, body: body}, nil
+	}
 	var length int64
-	if v := strings.TrimSpace(vars["CONTENT_LENGTH"]); v != "" {
+	if v = strings.TrimSpace(v); v != "" {
 		n, err := strconv.ParseUint(v, 10, 63)
 		switch {
 		case err != nil && !isDigits(v):
@@ -104,6 +115,20 @@ func NewRequest(vars map[string]string, stdin io.Reader) (*Request, error) {
 		req.body = buf.Bytes()
 	}
 	return req, nil
+}
+
+// readToEnd reads a body sent without CONTENT_LENGTH: stdin to end of file,
+// a 413 once it passes MaxBody (one byte more is read to know).
+func readToEnd(stdin io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	got, err := io.CopyN(&buf, stdin, MaxBody+1)
+	if err != nil && err != io.EOF {
+		return nil, &RequestError{500, "reading the request body: " + err.Error()}
+	}
+	if got > MaxBody {
+		return nil, &RequestError{413, "request body is over the limit of " + strconv.FormatInt(MaxBody, 10)}
+	}
+	return buf.Bytes(), nil
 }
 
 func isDigits(s string) bool {

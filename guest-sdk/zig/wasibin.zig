@@ -64,7 +64,8 @@ fn flush(res: *Response) u8 {
 /// One request: its CGI variables and its body.
 pub const Request = struct {
     env: *const std.process.Environ.Map,
-    /// The request body: exactly CONTENT_LENGTH bytes.
+    /// The request body: exactly CONTENT_LENGTH bytes, or stdin to end of
+    /// file without one (see `readBody`).
     body: []const u8,
     /// Allocates decoded values; freed when the process ends.
     arena: std.mem.Allocator,
@@ -72,15 +73,9 @@ pub const Request = struct {
     /// Reads the request from the environment and stdin.
     pub fn read(init: std.process.Init) !Request {
         const arena = init.arena.allocator();
-        const len_text = init.environ_map.get("CONTENT_LENGTH") orelse "";
-        const len: usize = if (len_text.len == 0) 0 else try std.fmt.parseInt(usize, len_text, 10);
-        if (len > max_body) return error.BodyTooLarge;
-        var body: []u8 = &.{};
-        if (len > 0) {
-            var in_buf: [4096]u8 = undefined;
-            var stdin = std.Io.File.stdin().readerStreaming(init.io, &in_buf);
-            body = try stdin.interface.readAllocAll(arena, len);
-        }
+        var in_buf: [4096]u8 = undefined;
+        var stdin = std.Io.File.stdin().readerStreaming(init.io, &in_buf);
+        const body = try readBody(arena, init.environ_map, &stdin.interface);
         return .{ .env = init.environ_map, .body = body, .arena = arena };
     }
 
@@ -445,6 +440,25 @@ pub const Response = struct {
     }
 };
 
+/// The body `env` announces, read from `in`: exactly CONTENT_LENGTH bytes,
+/// none when it is empty, and `in` to end of file when it is absent. The host
+/// streams a chunked upload that way (with HTTP_TRANSFER_ENCODING=chunked, as
+/// Apache's mod_cgi does) and gives a request without a body an empty stdin.
+/// Either way a body over `max_body` is `error.BodyTooLarge`, which `run`
+/// answers with a 400.
+fn readBody(arena: std.mem.Allocator, env: *const std.process.Environ.Map, in: *std.Io.Reader) ![]const u8 {
+    const len_text = env.get("CONTENT_LENGTH") orelse {
+        return in.allocRemaining(arena, .limited(max_body)) catch |err| switch (err) {
+            error.StreamTooLong => error.BodyTooLarge,
+            else => |e| e,
+        };
+    };
+    const len: usize = if (len_text.len == 0) 0 else try std.fmt.parseInt(usize, len_text, 10);
+    if (len > max_body) return error.BodyTooLarge;
+    if (len == 0) return &.{};
+    return in.readAllocAll(arena, len);
+}
+
 fn isTchar(c: u8) bool {
     return std.ascii.isAlphanumeric(c) or std.mem.indexOfScalar(u8, "!#$%&'*+-.^_`|~", c) != null;
 }
@@ -501,4 +515,39 @@ test "header validation" {
     try res.header("X-A", "ok");
     _ = try res.body();
     try std.testing.expectEqualStrings("X-A: ok\nContent-Type: text/plain; charset=utf-8\n\n", w.buffered());
+}
+
+test "body: CONTENT_LENGTH bytes, or to end of file without it" {
+    var arena = std.heap.ArenaAllocator.init(std.testing.allocator);
+    defer arena.deinit();
+    const a = arena.allocator();
+    var env = std.process.Environ.Map.init(a);
+    try env.put("REQUEST_METHOD", "POST");
+    try env.put("HTTP_TRANSFER_ENCODING", "chunked");
+
+    var chunked: std.Io.Reader = .fixed("a=1&b=2");
+    const body = try readBody(a, &env, &chunked);
+    try std.testing.expectEqualStrings("1", (try param(a, body, "a")).?);
+    try std.testing.expectEqualStrings("2", (try param(a, body, "b")).?);
+    var empty: std.Io.Reader = .fixed("");
+    try std.testing.expectEqualStrings("", try readBody(a, &env, &empty));
+    const long = try a.alloc(u8, max_body + 1);
+    @memset(long, 'x');
+    var most: std.Io.Reader = .fixed(long[0..max_body]);
+    try std.testing.expectEqual(max_body, (try readBody(a, &env, &most)).len);
+    var over: std.Io.Reader = .fixed(long);
+    try std.testing.expectError(error.BodyTooLarge, readBody(a, &env, &over));
+
+    // With CONTENT_LENGTH: exactly that many bytes, as before.
+    try env.put("CONTENT_LENGTH", "5");
+    var exact: std.Io.Reader = .fixed("helloEXTRA");
+    try std.testing.expectEqualStrings("hello", try readBody(a, &env, &exact));
+    try env.put("CONTENT_LENGTH", "");
+    var ignored: std.Io.Reader = .fixed("ignored");
+    try std.testing.expectEqualStrings("", try readBody(a, &env, &ignored));
+    try env.put("CONTENT_LENGTH", "16777217");
+    try std.testing.expectError(error.BodyTooLarge, readBody(a, &env, &ignored));
+    try env.put("CONTENT_LENGTH", "10");
+    var short: std.Io.Reader = .fixed("short");
+    try std.testing.expectError(error.EndOfStream, readBody(a, &env, &short));
 }

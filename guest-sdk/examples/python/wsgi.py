@@ -27,13 +27,24 @@ from urllib.parse import parse_qs
 from wit_world import exports
 
 
+def read_body(environ):
+    """The request body. CGIHandler's wsgi.input is stdin itself, not cut at
+    CONTENT_LENGTH, so the length decides: exactly CONTENT_LENGTH bytes, and
+    without one (a chunked upload the host streams, with
+    HTTP_TRANSFER_ENCODING=chunked) stdin to end of file, which the host
+    bounds by its max_body."""
+    if "CONTENT_LENGTH" not in environ:
+        return environ["wsgi.input"].read()
+    length = int(environ["CONTENT_LENGTH"] or 0)
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
 def app(environ, start_response):
     method = environ["REQUEST_METHOD"]
     if method in ("GET", "HEAD"):
         params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     elif method == "POST":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        body = read_body(environ)
         params = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     else:
         start_response("405 Method Not Allowed",

@@ -95,6 +95,15 @@ test("form: urlencoded, multipart with a binary file, welcome back, 303, 405, 41
   assert.match(r.out, /^Status: 415 Unsupported Media Type\n/);
 });
 
+test("a chunked body (no CONTENT_LENGTH) is read like any other", async () => {
+  // host.body() reads stdin to end of file whatever CONTENT_LENGTH says, so
+  // a chunked upload the host streams without a length reaches req.form().
+  const script = 'serve((req) => { const f = req.form(); return text(`${req.body.length} a=${f.get("a")} b=${f.get("b")}\\n`); });';
+  const env = { REQUEST_METHOD: "POST", CONTENT_TYPE: "application/x-www-form-urlencoded", HTTP_TRANSFER_ENCODING: "chunked" };
+  const r = await serveOnce(script, { env, body: "a=1&b=2" });
+  assert.equal(r.out, `${TEXT}Content-Length: 10\n\n7 a=1 b=2\n`);
+});
+
 test("query, cookies and headers", async () => {
   const { api } = await serveOnce("");
   const q = api.parseQuery("x&name=Ada%20L&a=1&a=2&plus=a+b&bad=%zz&utf=%C3%A9&broken=%FF");
