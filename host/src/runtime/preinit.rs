@@ -5,19 +5,24 @@
 //! starts from that snapshot (a copy-on-write memory image) instead of
 //! creating the interpreter's runtime and parsing the script again.
 //!
-//! The init runs with no environment, no folders and no clock it could keep
-//! a reading of: what it leaves in memory must be the same for every
-//! request. An interpreter without the export, or whose init exits with
+//! The init runs with no environment, no folders, a clock stopped at the
+//! Unix epoch and random bytes that are always the same: what it leaves in
+//! memory must be the same for every request, and the same snapshot every
+//! time the same script is loaded, so that a restart finds the compiled
+//! snapshot in the disk cache. (What must differ per request, an
+//! interpreter reseeds in its run: QuickJS does so for `Math.random`.) An interpreter without the export, or whose init exits with
 //! [`RUN_PER_REQUEST`] (a script that does request-time work at its top
 //! level), is not an error: the script then runs the plain way, parsed per
 //! request. Any other failure of the init (a syntax error, an exception, a
 //! trap, the time or memory limit) means the script cannot run: that
 //! version is refused, as a module that does not compile is.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use wasmtime::{Engine, Instance, Linker, Module, Store, Trap, Val};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{Deterministic, HostMonotonicClock, HostWallClock, I32Exit, WasiCtxBuilder};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 use super::cache::DiskCache;
@@ -36,6 +41,32 @@ pub(crate) const RUN_PER_REQUEST: i32 = 3;
 /// What an init may print (it should print nothing) or say on stderr
 /// before the rest is cut; the stderr text is the refusal's reason.
 const INIT_OUTPUT_LIMIT: usize = 4096;
+
+/// The init's random bytes, repeated.
+const FIXED_RANDOM: [u8; 4] = [0x9e, 0x37, 0x79, 0xb9];
+
+/// The init's clocks: never moving, so nothing of the load time is kept.
+struct Stopped;
+
+impl HostWallClock for Stopped {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for Stopped {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
 
 /// What pre-initialising a script gave.
 #[derive(Debug)]
@@ -88,7 +119,12 @@ pub(super) fn snapshot(
     wasi.args(argv)
         .stdin(MemoryInputPipe::new(script))
         .stdout(stdout.clone())
-        .stderr(stderr.clone());
+        .stderr(stderr.clone())
+        .wall_clock(Stopped)
+        .monotonic_clock(Stopped)
+        .secure_random(Deterministic::new(FIXED_RANDOM.to_vec()))
+        .insecure_random(Deterministic::new(FIXED_RANDOM.to_vec()))
+        .insecure_random_seed(0);
     let mut store = Store::new(
         engine,
         StoreState::new(

@@ -18,6 +18,10 @@ const PREAMBLE: &str = r#"
     (func $environ_get (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "poll_oneoff"
     (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get"
+    (func $clock_time_get (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get"
+    (func $random_get (param i32 i32) (result i32)))
   (memory (export "memory") 1)
   ;; write(fd, ptr, len) through an iovec at address 0
   (func $write (param $fd i32) (param $ptr i32) (param $len i32)
@@ -410,6 +414,18 @@ async fn a_snapshot_starts_with_the_script_loaded() {
         let out = rt.run(&module, inv(), &limits()).await.unwrap();
         assert_eq!(&out.stdout[..], b"Content-Type: text/plain\n\nprint(1)");
     }
+    // The same script makes the same snapshot (the disk cache hits it at
+    // the next load), even for an init that reads the clock and random
+    // bytes.
+    let reads = interpreter(
+        "(drop (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 2048))) \
+         (drop (call $random_get (i32.const 2056) (i32.const 16)))",
+    );
+    let snap = || match preinit(&rt, &reads, &limits()) {
+        Ok(Preinit::Snapshot(bytes)) => bytes,
+        other => panic!("no snapshot: {other:?}"),
+    };
+    assert_eq!(snap(), snap());
     // The plain interpreter, never initialised, has nothing to print.
     let plain = rt.compile(&interpreter("")).unwrap();
     let out = rt.run(&plain, inv(), &limits()).await.unwrap();
