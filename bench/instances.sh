@@ -34,7 +34,7 @@ instructions() {
 }
 
 # row LABEL N K MODULE [SCRIPT [plain]]: N instances per timed round, K
-# and 3K under callgrind.
+# and 3K per round under callgrind (3 rounds each: 6K instances apart).
 row() {
     local label=$1 n=$2 k=$3 m=$4
     shift 4
@@ -43,7 +43,7 @@ row() {
     if command -v valgrind >/dev/null; then
         a=$(instructions "$m" "$k" "$@")
         b=$(instructions "$m" $((3 * k)) "$@")
-        ir=$(((b - a) / (2 * k)))
+        ir=$(((b - a) / (6 * k)))
     fi
     printf '%s\t%s\t%s\n' "$label" "$us" "$ir"
 }
