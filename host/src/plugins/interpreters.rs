@@ -33,7 +33,7 @@ const MAX_TABLE_BYTES: u64 = 64 << 10;
 const MAX_EXTENSIONS: usize = 64;
 
 /// An interpreter compiled into the server.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Builtin {
     /// Its name in a table, and in logs.
     pub(crate) name: &'static str,
@@ -43,6 +43,16 @@ pub(crate) struct Builtin {
     /// (`WASIBIN_SKIP_EXAMPLES=1`).
     pub(crate) wasm: &'static [u8],
 }
+
+/// Built-ins are one of a kind: equal by name, without comparing the
+/// modules' megabytes at every rescan.
+impl PartialEq for Builtin {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Builtin {}
 
 /// QuickJS, built from `interpreters/quickjs` by host/build.rs.
 pub(crate) static QUICKJS: Builtin = Builtin {

@@ -1,0 +1,1 @@
+../guest-sdk/examples/quickjs/hello.js
