@@ -23,6 +23,8 @@ mkdir -p "$plugins"
 cp "$REPO/plugins/hello.wasm" "$plugins/hello.wasm"
 # The C hello, when clang-19 built it: the same handler without the Rust SDK.
 [ -f "$REPO/plugins/hello-c.wasm" ] && cp "$REPO/plugins/hello-c.wasm" "$plugins/hello-c.wasm"
+# The JavaScript hello, a script the built-in QuickJS runs from its snapshot.
+cp "$REPO/plugins/hello-js.js" "$plugins/hello-js.js"
 
 py="$OUT/pycgi"
 mkdir -p "$py/cgi-bin"
@@ -61,17 +63,19 @@ c=""
 if [ -f "$plugins/hello-c.wasm" ]; then
     c=$(measure "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c" "$WASIBIN_PID")
 fi
+j=$(measure "wasibin-hello-js" "http://127.0.0.1:$wport/hello-js" "$WASIBIN_PID")
 n=$(measure "nginx-1k" "http://127.0.0.1:$nport/1k.bin" $nginx_pids)
 # The CGI server forks a Python per request: its CPU is mostly in children
 # that are gone by the time we read /proc, so its cpu column is a floor.
 p=$(measure "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py" "$PY_PID")
-printf '%s\n' "$w" "$m" ${c:+"$c"} "$n" "$p"
+printf '%s\n' "$w" "$m" ${c:+"$c"} "$j" "$n" "$p"
 wr=$(cut -f2 <<<"$w"); nr=$(cut -f2 <<<"$n"); pr=$(cut -f2 <<<"$p")
 echo "hello/nginx	$(ratio "$wr" "$nr")x req/s"
 echo "hello/python-cgi	$(ratio "$wr" "$pr")x req/s"
 echo "hello p99	$(cut -f3 <<<"$w") ms (nginx $(cut -f3 <<<"$n") ms)"
 echo "hello with metrics/without	$(ratio "$(cut -f2 <<<"$m")" "$wr")x req/s, cpu $(cut -f4 <<<"$m") vs $(cut -f4 <<<"$w") us"
 [ -z "$c" ] || echo "hello-c/nginx	$(ratio "$(cut -f2 <<<"$c")" "$nr")x req/s"
+echo "hello-js/nginx	$(ratio "$(cut -f2 <<<"$j")" "$nr")x req/s"
 
 echo
 echo "# paced: $CONNS connections, each pausing 5 ms between requests"

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest as _, Sha256};
-
 use bytes::Bytes;
+use sha2::{Digest as _, Sha256};
 
 use super::interpreters::{Extensions, Interpreter};
 use super::route::is_safe_segment;

@@ -81,7 +81,6 @@ pub enum Preinit {
 /// script runs per request; the error, in words, is why the script cannot
 /// run at all. Runs on a thread of its own with its own small runtime, so
 /// it can be called from a blocking thread or from async code alike.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn snapshot(
     engine: &Engine,
     linker: &Linker<StoreState>,
