@@ -7,7 +7,8 @@
 //! shared machine cannot move.
 //!
 //! `cargo run --release -p wasibin --example instance_cost -- FILE.wasm|FILE.wat [N [SCRIPT [plain]]]`
-//! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one).
+//! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one;
+//! `INSTANCE_COST_KEEP_RESIDENT_MB` is the server's `--memory-keep-resident-mb`).
 //! With SCRIPT, FILE is an interpreter and each instance runs the script as
 //! the server does: pre-initialised with it (a snapshot), or with `plain`
 //! the interpreter reading it per request; the script's folder is mapped
@@ -61,6 +62,10 @@ fn main() -> anyhow::Result<()> {
         max_memory: 128 << 20,
         max_instances: slots,
         cache_dir: None,
+        // The server's default, or INSTANCE_COST_KEEP_RESIDENT_MB.
+        keep_resident: std::env::var("INSTANCE_COST_KEEP_RESIDENT_MB")
+            .map_or(Ok(EngineConfig::KEEP_RESIDENT_MB), |n| n.parse())?
+            << 20,
     })?;
     let bytes = wat::parse_file(&path).with_context(|| format!("reading {path}"))?;
     let limits = GuestLimits {

@@ -28,6 +28,7 @@ fn runtime() -> Arc<WasmEngine> {
                 max_memory: 64 << 20,
                 max_instances: 16,
                 cache_dir: None,
+                keep_resident: 2 << 20,
             })
             .unwrap(),
         )

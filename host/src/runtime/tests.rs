@@ -39,6 +39,7 @@ fn runtime() -> WasmEngine {
         max_memory: 64 << 20,
         max_instances: 16,
         cache_dir: None,
+        keep_resident: 2 << 20,
     })
     .unwrap()
 }
@@ -359,6 +360,7 @@ async fn a_full_instance_pool_is_busy_not_a_trap() {
         max_memory: 64 << 20,
         max_instances: 1,
         cache_dir: None,
+        keep_resident: 2 << 20,
     })
     .unwrap();
     let spin = rt
