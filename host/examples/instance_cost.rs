@@ -58,14 +58,14 @@ fn main() -> anyhow::Result<()> {
     let script = args.next().map(std::path::PathBuf::from);
     let plain = args.next().is_some_and(|a| a == "plain");
     let slots = std::env::var("INSTANCE_COST_SLOTS").map_or(Ok(16), |n| n.parse())?;
+    // The server's default, or INSTANCE_COST_KEEP_RESIDENT_MB.
+    let keep_resident_mb: u64 = std::env::var("INSTANCE_COST_KEEP_RESIDENT_MB")
+        .map_or(Ok(EngineConfig::KEEP_RESIDENT_MB), |n| n.parse())?;
     let runtime = WasmEngine::new(&EngineConfig {
         max_memory: 128 << 20,
         max_instances: slots,
         cache_dir: None,
-        // The server's default, or INSTANCE_COST_KEEP_RESIDENT_MB.
-        keep_resident: std::env::var("INSTANCE_COST_KEEP_RESIDENT_MB")
-            .map_or(Ok(EngineConfig::KEEP_RESIDENT_MB), |n| n.parse())?
-            << 20,
+        keep_resident: usize::try_from(keep_resident_mb << 20)?,
     })?;
     let bytes = wat::parse_file(&path).with_context(|| format!("reading {path}"))?;
     let limits = GuestLimits {
