@@ -14,8 +14,10 @@
 //!   installed; otherwise a warning says how to install it.
 //! - The built-in JavaScript interpreter (`interpreters/quickjs`, QuickJS
 //!   compiled from source by rquickjs-sys with clang-19 and Debian's
-//!   wasi-libc) into OUT_DIR, which the server embeds: it is not an example
-//!   but part of the binary, so a missing clang-19 fails the build.
+//!   wasi-libc) into OUT_DIR, which the server embeds. Without clang-19 or
+//!   llvm-ar-19 a warning says how to install them and the server is built
+//!   without it (a script is then refused with that reason), as the C
+//!   example is skipped; with them, a failed build is an error.
 //!
 //! Outputs are replaced only when their content changes (by an atomic
 //! rename), so a running server's hot reload sees one clean change.
@@ -188,6 +190,17 @@ fn build_rust_examples(root: &Path, out_dir: &Path, target: &str, examples: &[Ru
 /// the examples', and sharing one dir would rebuild both in turn.
 fn build_interpreter(root: &Path, dest: &Path) {
     const TARGET: &str = "wasm32-wasip1";
+    const AR: &str = "llvm-ar-19";
+    for tool in [CLANG, AR] {
+        if !on_path(tool) {
+            println!(
+                "cargo:warning=building the server without its JavaScript interpreter: {tool} \
+                 is not installed ({C_INSTALL_HINT} llvm-19)"
+            );
+            install(&[], dest);
+            return;
+        }
+    }
     ensure_wasm_target(TARGET);
     println!(
         "cargo:rerun-if-changed={}",
@@ -207,7 +220,7 @@ fn build_interpreter(root: &Path, dest: &Path) {
     // needs an archive index for wasm objects, which llvm-ar writes.
     cmd.env("RQUICKJS_SYS_NO_WASI_SDK", "1")
         .env("CC_wasm32_wasip1", CLANG)
-        .env("AR_wasm32_wasip1", "llvm-ar-19")
+        .env("AR_wasm32_wasip1", AR)
         .env(
             "CFLAGS_wasm32_wasip1",
             "-nostdlibinc -isystem /usr/include/wasm32-wasi",
@@ -223,6 +236,12 @@ fn build_interpreter(root: &Path, dest: &Path) {
     let from = target_dir.join(TARGET).join("release").join(QUICKJS_WASM);
     let bytes = fs::read(&from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
     install(&bytes, dest);
+}
+
+/// Whether `program` is found on PATH.
+fn on_path(program: &str) -> bool {
+    env::var_os("PATH")
+        .is_some_and(|path| env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Makes sure the std library for `target` is there: tries `rustup target
