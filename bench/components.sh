@@ -54,17 +54,6 @@ WASIBIN_PID=$!
 PIDS+=("$WASIBIN_PID")
 wait_port "$wport"
 
-# The same server keeping 32 MiB of each instance slot's memory resident
-# (--memory-keep-resident-mb): CPython touches tens of MiB per request.
-kport=$(free_port)
-main_pid=$WASIBIN_PID
-"$WASIBIN" --quiet --cache-dir "$OUT/wasibin-cache" --static "$OUT/empty-site" --plugins "$plugins" \
-    --memory-keep-resident-mb 32 "$kport" >"$OUT/wasibin-resident.log" 2>&1 &
-RESIDENT_PID=$!
-PIDS+=("$RESIDENT_PID")
-wait_port "$kport"
-WASIBIN_PID=$main_pid
-
 tport=$(free_port)
 # -S cli: the Rust std inside the component imports wasi:cli/environment.
 "$WASMTIME" serve -S cli --addr "127.0.0.1:$tport" "$REPO/plugins/hello-http.wasm" >"$OUT/wasmtime-serve.log" 2>&1 &
@@ -87,10 +76,8 @@ t=$(measure "wasmtime-serve-hello-http" "http://127.0.0.1:$tport/hello-http" "$W
 c=$(measure "wasibin-hello-p2" "http://127.0.0.1:$wport/hello-p2" "$WASIBIN_PID")
 WRK_ARGS=$form
 f=$(measure "wasibin-python-form" "http://127.0.0.1:$wport/form" "$WASIBIN_PID")
-k=$(measure "wasibin-python-form-resident-32m" "http://127.0.0.1:$kport/form" "$RESIDENT_PID")
 p=$(measure "python-cgi-post.py" "http://127.0.0.1:$pport/cgi-bin/post.py" "$PY_PID")
 unset WRK_ARGS
-printf '%s\n' "$w" "$t" "$c" "$f" "$k" "$p"
+printf '%s\n' "$w" "$t" "$c" "$f" "$p"
 echo "hello-http wasibin/wasmtime-serve	$(ratio "$(cut -f2 <<<"$w")" "$(cut -f2 <<<"$t")")x req/s, p99 $(cut -f3 <<<"$w") vs $(cut -f3 <<<"$t") ms"
 echo "python form wasibin/python-cgi	$(ratio "$(cut -f2 <<<"$f")" "$(cut -f2 <<<"$p")")x req/s"
-echo "python form, 32 MiB resident/python-cgi	$(ratio "$(cut -f2 <<<"$k")" "$(cut -f2 <<<"$p")")x req/s"

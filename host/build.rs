@@ -160,7 +160,7 @@ fn build_rust_examples(root: &Path, out_dir: &Path, target: &str, examples: &[Ru
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         // Rust's default 1 MiB wasm stack makes every instance 1 MiB of
         // memory to reset: ~30 µs per request instead of ~8 µs with 64 KiB
-        // (see EngineConfig::KEEP_RESIDENT_MB in host/src/runtime/mod.rs). CGI
+        // (see MEMORY_KEEP_RESIDENT in host/src/runtime/engine.rs). CGI
         // handlers don't recurse deeply; 64 KiB is also C's default.
         .env(
             format!(

@@ -7,8 +7,7 @@
 //! shared machine cannot move.
 //!
 //! `cargo run --release -p wasibin --example instance_cost -- FILE.wasm|FILE.wat [N [SCRIPT [plain]]]`
-//! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one;
-//! `INSTANCE_COST_KEEP_RESIDENT_MB` is the server's `--memory-keep-resident-mb`).
+//! (`INSTANCE_COST_SLOTS` sizes the pool; callgrind needs a small one).
 //! With SCRIPT, FILE is an interpreter and each instance runs the script as
 //! the server does: pre-initialised with it (a snapshot), or with `plain`
 //! the interpreter reading it per request; the script's folder is mapped
@@ -58,14 +57,10 @@ fn main() -> anyhow::Result<()> {
     let script = args.next().map(std::path::PathBuf::from);
     let plain = args.next().is_some_and(|a| a == "plain");
     let slots = std::env::var("INSTANCE_COST_SLOTS").map_or(Ok(16), |n| n.parse())?;
-    // The server's default, or INSTANCE_COST_KEEP_RESIDENT_MB.
-    let keep_resident_mb: u64 = std::env::var("INSTANCE_COST_KEEP_RESIDENT_MB")
-        .map_or(Ok(EngineConfig::KEEP_RESIDENT_MB), |n| n.parse())?;
     let runtime = WasmEngine::new(&EngineConfig {
         max_memory: 128 << 20,
         max_instances: slots,
         cache_dir: None,
-        keep_resident: usize::try_from(keep_resident_mb << 20)?,
     })?;
     let bytes = wat::parse_file(&path).with_context(|| format!("reading {path}"))?;
     let limits = GuestLimits {

@@ -236,12 +236,6 @@ pub struct PluginLimitArgs {
     /// Handler instances alive at once across all plugins (the memory pool's size).
     #[arg(long, env = "WASIBIN_MAX_INSTANCES", default_value_t = EngineConfig::MAX_INSTANCES, value_name = "N")]
     pub(crate) max_instances: u32,
-
-    /// Memory each instance slot keeps mapped between requests, in MiB:
-    /// large guests (Python, JavaScript components) start faster with more,
-    /// at the cost of that much resident memory per slot that ran one.
-    #[arg(long, env = "WASIBIN_MEMORY_KEEP_RESIDENT_MB", default_value_t = EngineConfig::KEEP_RESIDENT_MB, value_name = "MIB")]
-    pub(crate) memory_keep_resident_mb: u64,
 }
 
 impl ServeArgs {
@@ -295,7 +289,6 @@ impl ServeArgs {
             max_memory: mib(p.plugin_memory_max_mb),
             max_instances: p.max_instances,
             cache_dir: self.cache_dir(),
-            keep_resident: mib(p.memory_keep_resident_mb),
         })
     }
 
@@ -557,10 +550,6 @@ mod tests {
                 format!("{}, then {} queued", d.max_concurrency, d.max_queue),
             ),
             ("--max-instances", EngineConfig::MAX_INSTANCES.to_string()),
-            (
-                "--memory-keep-resident-mb",
-                format!("{} MiB", EngineConfig::KEEP_RESIDENT_MB),
-            ),
             (
                 "--max-connections",
                 format!("less up to {}", ConnectionCap::FD_RESERVE),

@@ -491,7 +491,6 @@ mod tests {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: None,
-            keep_resident: 2 << 20,
         };
         Arc::new(WasmEngine::new(&config).unwrap())
     }

@@ -28,7 +28,6 @@ fn runtime() -> Arc<WasmEngine> {
                 max_memory: 64 << 20,
                 max_instances: 16,
                 cache_dir: None,
-                keep_resident: 2 << 20,
             })
             .unwrap(),
         )

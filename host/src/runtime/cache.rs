@@ -671,7 +671,6 @@ mod tests {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: Some(dir.path().to_owned()),
-            keep_resident: 2 << 20,
         };
         let limits = GuestLimits {
             timeout: Duration::from_secs(20),
@@ -700,7 +699,6 @@ mod tests {
             max_memory: 16 << 20,
             max_instances: 4,
             cache_dir: Some(dir.path().to_owned()),
-            keep_resident: 2 << 20,
         };
         let bad =
             wat::parse_str(r#"(module (import "env" "nope" (func)) (func (export "_start")))"#)

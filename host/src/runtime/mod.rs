@@ -49,10 +49,6 @@ pub struct EngineConfig {
     pub max_instances: u32,
     /// Where compiled modules are cached on disk; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// Bytes of each linear memory a pool slot keeps mapped between
-    /// instances, reset by `memset` instead of returned to the kernel (see
-    /// [`EngineConfig::KEEP_RESIDENT_MB`]).
-    pub keep_resident: usize,
 }
 
 impl EngineConfig {
@@ -60,15 +56,6 @@ impl EngineConfig {
     pub const MAX_MEMORY_MB: u64 = 1024;
     /// The default number of instances alive at once (pool slots).
     pub const MAX_INSTANCES: u32 = 256;
-    /// The default bytes of memory a slot keeps resident, MiB. Measured here
-    /// (Linux 6.18, Rust hello): a guest whose memory fits under it costs
-    /// ~8 µs per instance against ~25 µs with nothing kept resident; with
-    /// PAGEMAP_SCAN only the pages a guest dirtied are reset, so a larger
-    /// value costs small guests nothing per request. What it costs is
-    /// memory: every slot that ran a guest keeps up to this much of it
-    /// resident. Big guests (CPython, SpiderMonkey: tens of MiB touched per
-    /// request) fault every page in again unless it is raised.
-    pub const KEEP_RESIDENT_MB: u64 = 2;
 }
 
 /// Per-run bounds; a plugin's sidecar may override the defaults.

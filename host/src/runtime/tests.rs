@@ -39,7 +39,6 @@ fn runtime() -> WasmEngine {
         max_memory: 64 << 20,
         max_instances: 16,
         cache_dir: None,
-        keep_resident: 2 << 20,
     })
     .unwrap()
 }
@@ -360,7 +359,6 @@ async fn a_full_instance_pool_is_busy_not_a_trap() {
         max_memory: 64 << 20,
         max_instances: 1,
         cache_dir: None,
-        keep_resident: 2 << 20,
     })
     .unwrap();
     let spin = rt
