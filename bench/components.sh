@@ -53,6 +53,7 @@ wport=$(free_port)
 WASIBIN_PID=$!
 PIDS+=("$WASIBIN_PID")
 wait_port "$wport"
+wait_answer "$wport"
 
 tport=$(free_port)
 # -S cli: the Rust std inside the component imports wasi:cli/environment.

@@ -44,6 +44,20 @@ wait_port() {
     exit 1
 }
 
+# wait_answer PORT: until a server on PORT answers HTTP. wasibin listens
+# before its first scan of the plugins folder is done (connections queue),
+# so a port that accepts is not yet a server that serves: measuring then
+# would time its compiles. Bounded: 10 minutes.
+wait_answer() {
+    local port=$1 i
+    for i in $(seq 1 600); do
+        if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then return 0; fi
+        sleep 0.1
+    done
+    echo "bench: nothing answered on $port" >&2
+    exit 1
+}
+
 # Build the release binary (and through host/build.rs the example plugins),
 # in CARGO_TARGET_DIR when it is set.
 build_wasibin() {
@@ -60,6 +74,7 @@ start_wasibin() {
     WASIBIN_PID=$!
     PIDS+=("$WASIBIN_PID")
     wait_port "$port"
+    wait_answer "$port"
 }
 
 # start_nginx PORT ROOT [TLS_DIR]: a master and two workers (one per core),
