@@ -562,7 +562,7 @@ fn announce(
             plugin.route,
             plugin.file.display(),
             plugin.hash,
-            plugin.module.kind()
+            plugin.kind_label()
         );
         if statics.contains(&plugin.route) {
             tracing::warn!(
