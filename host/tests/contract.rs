@@ -2,7 +2,9 @@
 //! examples, built from source by `guest-sdk/build-examples.sh`, served by the
 //! real server, answer the same requests with the same responses — a GET with
 //! a query, a cookie, an urlencoded POST, a multipart POST with a file, a
-//! client redirect and a custom status with its header.
+//! client redirect, a custom status with its header, a 404 with `Status`
+//! and a local redirect (which a `wasi:http` handler, having none, answers
+//! itself).
 //!
 //! A language whose toolchain is missing here is skipped with a note (CI sets
 //! `WASIBIN_REQUIRE_ALL_TOOLCHAINS=1`, which makes a skip fail the build step).
@@ -198,6 +200,21 @@ fn check_form(f: &mut Failures, addr: SocketAddr, lang: &str) {
     let resp = request(addr, "POST", &path, &urlencoded, b"firstname=");
     f.expect_status(lang, case, &resp, 303);
     f.expect_header(lang, case, &resp, "location", &path);
+
+    let case = "GET form/missing (404 with Status)";
+    let resp = get(addr, &format!("{path}/missing"));
+    f.expect_status(lang, case, &resp, 404);
+    f.expect_type(lang, case, &resp, "text/plain");
+
+    let case = "GET form/again (local redirect to the form)";
+    let resp = get(addr, &format!("{path}/again"));
+    f.expect_status(lang, case, &resp, 200);
+    f.expect_contains(
+        lang,
+        case,
+        &resp,
+        &format!("<form method=\"post\" action=\"{path}\""),
+    );
 
     let case = "PUT form (custom status)";
     let resp = request(addr, "PUT", &path, &[], b"");

@@ -56,7 +56,12 @@ function greet(req: Request, res: Response): void {
 
 function handle(req: Request, res: Response): void {
   const method = req.method();
-  if (method == "GET" || method == "HEAD") {
+  if (req.pathInfo() == "/missing") {
+    res.fail(404, "Not Found");
+  } else if (req.pathInfo() == "/again") {
+    // A local redirect: the server answers with the form itself.
+    res.redirectLocal(req.scriptName());
+  } else if (method == "GET" || method == "HEAD") {
     formPage(req, res);
   } else if (method == "POST") {
     greet(req, res);

@@ -70,7 +70,13 @@ static void greet(void) {
 
 int main(void) {
     const char *method = wb_method();
-    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+    const char *path_info = wb_path_info();
+    if (strcmp(path_info, "/missing") == 0) {
+        wb_error(404, "Not Found");
+    } else if (strcmp(path_info, "/again") == 0) {
+        /* A local redirect: the server answers with the form itself. */
+        wb_redirect_local(wb_script_name());
+    } else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
         form_page();
     } else if (strcmp(method, "POST") == 0) {
         greet();

@@ -57,7 +57,13 @@ static void greet() {
 
 int main() {
     std::string_view method = wasibin::method();
-    if (method == "GET" || method == "HEAD") {
+    std::string_view path_info = wasibin::path_info();
+    if (path_info == "/missing") {
+        wasibin::error(404, "Not Found");
+    } else if (path_info == "/again") {
+        // A local redirect: the server answers with the form itself.
+        wasibin::redirect_local(std::string(wasibin::script_name()));
+    } else if (method == "GET" || method == "HEAD") {
         form_page();
     } else if (method == "POST") {
         greet();

@@ -7,10 +7,15 @@
 //   js/node_modules/.bin/componentize-js examples/js/form.js --wit /tmp/wit-0.2.10 --world-name http -o form.wasm
 import {
   cookie, cookieHeader, decodeComponent, encodeComponent, escapeHtml, html,
-  methodNotAllowed, path, readForm, seeOther, serve,
+  methodNotAllowed, notFound, path, readForm, seeOther, serve,
 } from "../../js/wasibin.js";
 
 serve(async (req) => {
+  // A wasi:http handler sees the whole path, and has no local redirect:
+  // for `/again` it answers with the form itself.
+  const here = path(req);
+  if (here.endsWith("/missing")) return notFound();
+  if (here.endsWith("/again")) return formPage(req, here.slice(0, -"/again".length));
   switch (req.method) {
     case "GET":
     case "HEAD":
@@ -22,12 +27,12 @@ serve(async (req) => {
   }
 });
 
-function formPage(req) {
+function formPage(req, action = path(req)) {
   let page = '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Form</title></head><body>\n';
   const name = cookie(req, "firstname");
   if (name !== null) page += `<p>Welcome back, ${escapeHtml(decodeComponent(name))}!</p>\n`;
   page +=
-    `<form method="post" action="${escapeHtml(path(req))}" enctype="multipart/form-data">\n` +
+    `<form method="post" action="${escapeHtml(action)}" enctype="multipart/form-data">\n` +
     '<label>First name: <input name="firstname"></label>\n' +
     '<input type="file" name="upload">\n' +
     '<input type="submit" value="Submit">\n' +

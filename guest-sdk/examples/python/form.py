@@ -10,6 +10,11 @@ from wasibin import Response, command, decode_component, encode_component, escap
 
 
 def handle(req):
+    if req.path_info == "/missing":
+        return Response.not_found()
+    if req.path_info == "/again":
+        # A local redirect: the server answers with the form itself.
+        return Response.redirect_local(req.script_name)
     if req.method in ("GET", "HEAD"):
         return form_page(req)
     if req.method == "POST":

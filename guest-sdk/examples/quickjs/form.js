@@ -5,6 +5,9 @@
 // A script for wasibin's built-in QuickJS interpreter: copy it into
 // plugins/ and it serves /form (see guest-sdk/README.md).
 serve((req) => {
+  if (req.pathInfo === "/missing") return notFound();
+  // A local redirect: the server answers with the form itself.
+  if (req.pathInfo === "/again") return redirectLocal(req.scriptName);
   switch (req.method) {
     case "GET":
     case "HEAD":

@@ -52,6 +52,13 @@ fn greet(req: *wasibin.Request, res: *wasibin.Response) !void {
 }
 
 fn handle(req: *wasibin.Request, res: *wasibin.Response) !void {
+    if (std.mem.eql(u8, req.pathInfo(), "/missing")) {
+        try res.status(404);
+        try res.header("Content-Type", "text/plain; charset=utf-8");
+        return (try res.body()).writeAll("Not Found\n");
+    }
+    // A local redirect: the server answers with the form itself.
+    if (std.mem.eql(u8, req.pathInfo(), "/again")) return res.redirectLocal(req.scriptName());
     const method = req.method();
     if (std.mem.eql(u8, method, "GET") or std.mem.eql(u8, method, "HEAD")) return formPage(req, res);
     if (std.mem.eql(u8, method, "POST")) return greet(req, res);

@@ -14,6 +14,13 @@ import (
 )
 
 func handle(req *wasibin.Request) (*wasibin.Response, error) {
+	switch req.PathInfo() {
+	case "/missing":
+		return wasibin.NotFound(), nil
+	case "/again":
+		// A local redirect: the server answers with the form itself.
+		return wasibin.RedirectLocal(req.ScriptName()), nil
+	}
 	switch req.Method() {
 	case "GET", "HEAD":
 		return formPage(req), nil

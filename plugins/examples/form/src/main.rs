@@ -1,7 +1,8 @@
 //! `form`: the tutorials' POST form. GET shows the form (and greets a returning
 //! visitor by cookie); POST, urlencoded or multipart, greets `firstname`,
 //! lists an uploaded file and remembers the name in a cookie. No name sends
-//! the browser back to the form (303); other methods get 405.
+//! the browser back to the form (303); other methods get 405. `/form/missing`
+//! answers 404 and `/form/again` is a local redirect to the form.
 //!
 //! Build: `cargo build --release -p example-form --target wasm32-wasip1`
 
@@ -10,6 +11,12 @@ use std::fmt::Write;
 use wasibin_guest::{decode_component, encode_component, escape_html, Cookie, Request, Response};
 
 fn handle(req: &Request) -> wasibin_guest::Result {
+    match req.path_info() {
+        "/missing" => return Ok(Response::not_found()),
+        // A local redirect: the server answers with the form itself.
+        "/again" => return Ok(Response::redirect_local(req.script_name())),
+        _ => {}
+    }
     match req.method() {
         "GET" | "HEAD" => Ok(form_page(req)),
         "POST" => greet(req),
