@@ -259,9 +259,7 @@ fn every_language_answers_the_same() {
     // A language's form is a module, or for QuickJS a script that the
     // server's built-in interpreter runs (host/build.rs skips building it
     // without clang-19).
-    let quickjs_built = repo_root()
-        .join("target/interpreters/wasm32-wasip1/release/quickjs.wasm")
-        .is_file();
+    let quickjs_built = quickjs_built();
     let built: Vec<&str> = LANGUAGES
         .iter()
         .copied()

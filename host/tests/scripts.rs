@@ -15,13 +15,10 @@ use std::fs;
 use reload_support::*;
 use support::*;
 
-/// Whether host/build.rs built the QuickJS interpreter into the server (it
-/// skips it, with a warning, without clang-19); without it these tests skip
-/// with a note, or fail under `WASIBIN_REQUIRE_ALL_TOOLCHAINS=1` (CI).
+/// Whether the server has its QuickJS interpreter; without it these tests
+/// skip with a note, or fail under `WASIBIN_REQUIRE_ALL_TOOLCHAINS=1` (CI).
 fn interpreter_built() -> bool {
-    let built = repo_root()
-        .join("target/interpreters/wasm32-wasip1/release/quickjs.wasm")
-        .is_file();
+    let built = quickjs_built();
     if !built {
         assert!(
             std::env::var_os("WASIBIN_REQUIRE_ALL_TOOLCHAINS").is_none_or(|v| v != "1"),

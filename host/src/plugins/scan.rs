@@ -240,6 +240,17 @@ mod tests {
         fs::write(p, b"x").unwrap();
     }
 
+    /// The skipped files, relative to `root`, sorted.
+    fn skipped_under(found: &Found, root: &Path) -> Vec<PathBuf> {
+        let mut skipped: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        skipped.sort();
+        skipped
+    }
+
     #[test]
     fn routes_follow_the_folder_tree() {
         let dir = tempfile::tempdir().unwrap();
@@ -269,14 +280,8 @@ mod tests {
         assert_eq!(users.file.name, "users");
         assert!(users.fingerprint.sidecar.is_some());
         assert!(found.candidates[2].fingerprint.sidecar.is_none());
-        let mut skipped: Vec<_> = found
-            .skipped
-            .iter()
-            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
-            .collect();
-        skipped.sort();
         assert_eq!(
-            skipped,
+            skipped_under(&found, root),
             [
                 PathBuf::from("bad name.wasm"),
                 PathBuf::from("my stuff/x.wasm")
@@ -346,14 +351,8 @@ mod tests {
         );
         let lua = &found.candidates[3];
         assert!(lua.fingerprint.interpreter.is_some());
-        let mut skipped: Vec<_> = found
-            .skipped
-            .iter()
-            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
-            .collect();
-        skipped.sort();
         assert_eq!(
-            skipped,
+            skipped_under(&found, root),
             [
                 PathBuf::from("bad").join(TABLE_FILE),
                 PathBuf::from("clash.js"),

@@ -32,6 +32,14 @@ pub fn example_plugins() -> PathBuf {
     repo_root().join("plugins")
 }
 
+/// Whether host/build.rs built the QuickJS interpreter that the server
+/// embeds (it skips it, with a warning, without clang-19 or llvm-ar-19).
+pub fn quickjs_built() -> bool {
+    repo_root()
+        .join("target/interpreters/wasm32-wasip1/release/quickjs.wasm")
+        .is_file()
+}
+
 /// The example static site.
 pub fn example_static() -> PathBuf {
     repo_root().join("static")
