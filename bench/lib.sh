@@ -133,6 +133,19 @@ cpu_ticks() {
     echo "$total"
 }
 
+# Minor page faults so far of the given processes (all their threads). A
+# fresh instance per request that faults is a pool slot whose memory was
+# decommitted, not reset in place: the first thing to look at when a plugin's
+# server CPU is mostly system time.
+minor_faults() {
+    local total=0 pid f
+    for pid in "$@"; do
+        f=$(awk '{print $10}' "/proc/$pid/stat" 2>/dev/null) || continue
+        total=$((total + ${f:-0}))
+    done
+    echo "$total"
+}
+
 tree_pids() {
     local root=$1
     echo "$root"
@@ -140,17 +153,20 @@ tree_pids() {
 }
 
 # measure NAME URL PIDS... : runs wrk, prints one TSV row:
-# name req/s p99_ms cpu_us_per_req. WRK_ARGS adds wrk options (a -s script).
+# name req/s p99_ms cpu_us_per_req minor_faults_per_req errors. WRK_ARGS
+# adds wrk options (a -s script).
 measure() {
     local name=$1 url=$2
     shift 2
-    local before after out rps p99 reqs
+    local before after out rps p99 reqs faults_before faults_after
     # shellcheck disable=SC2086 # WRK_ARGS is a list of words
     wrk -t"$THREADS" -c"$CONNS" -d2s ${WRK_ARGS:-} "$url" >/dev/null 2>&1 || true # warm-up
+    faults_before=$(minor_faults "$@")
     before=$(cpu_ticks "$@")
     # shellcheck disable=SC2086
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${WRK_ARGS:-} "$url")
     after=$(cpu_ticks "$@")
+    faults_after=$(minor_faults "$@")
     echo "$out" >"$OUT/wrk-$name.txt"
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -159,9 +175,10 @@ measure() {
     ticks_per_s=$(getconf CLK_TCK)
     local cpu_us
     cpu_us=$(python3 -c "print(f'{($after-$before)/$ticks_per_s*1e6/max($reqs,1):.1f}')")
-    local errors
+    local faults errors
+    faults=$(python3 -c "print(f'{($faults_after-$faults_before)/max($reqs,1):.2f}')")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$errors"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$faults" "$errors"
 }
 
 # measure_paced NAME URL : latency under a steady load below saturation

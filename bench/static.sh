@@ -26,7 +26,7 @@ sleep 0.3
 nginx_pids=$(tree_pids "$NGINX_MASTER")
 
 echo "# static files: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
-printf 'file\tserver\treq/s\tp99 ms\tcpu us/req\terrors\n'
+printf 'file\tserver\treq/s\tp99 ms\tcpu us/req\tfaults/req\terrors\n'
 for f in ${BENCH_FILES:-1k 100k 1m}; do
     w=$(measure "wasibin-$f" "http://127.0.0.1:$wport/$f.bin" "$WASIBIN_PID")
     n=$(measure "nginx-$f" "http://127.0.0.1:$nport/$f.bin" $nginx_pids)
