@@ -67,6 +67,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct AcceptGate {
     max: usize,
+    /// Which cap this is, for the log: the option that sets it.
+    cap: &'static str,
     /// Refusing since the cap was last reached (logged once per episode).
     refusing: bool,
     refused: u64,
@@ -74,10 +76,12 @@ pub(crate) struct AcceptGate {
 }
 
 impl AcceptGate {
-    /// A gate admitting at most `max` open connections.
-    pub(crate) fn new(max: usize) -> AcceptGate {
+    /// A gate admitting at most `max` open connections; `cap` names it in
+    /// the log.
+    pub(crate) fn new(max: usize, cap: &'static str) -> AcceptGate {
         AcceptGate {
             max,
+            cap,
             refusing: false,
             refused: 0,
             backoff: BACKOFF_MIN,
@@ -94,7 +98,8 @@ impl AcceptGate {
                 self.refusing = false;
                 tracing::info!(
                     refused = self.refused,
-                    "below the connection cap again: accepting"
+                    "below the connection cap again ({}): accepting",
+                    self.cap
                 );
                 self.refused = 0;
             }
@@ -104,7 +109,8 @@ impl AcceptGate {
             self.refusing = true;
             tracing::warn!(
                 max = self.max,
-                "connection cap reached (--max-connections): refusing new connections with 503"
+                "connection cap reached ({}): refusing new connections with 503",
+                self.cap
             );
         }
         self.refused += 1;
@@ -194,7 +200,7 @@ mod tests {
 
     #[test]
     fn admits_below_the_cap_and_refuses_at_it() {
-        let mut gate = AcceptGate::new(2);
+        let mut gate = AcceptGate::new(2, "test");
         assert!(gate.admit(0));
         assert!(gate.admit(1));
         assert!(!gate.admit(2));
@@ -206,7 +212,7 @@ mod tests {
 
     #[test]
     fn resource_exhaustion_backs_off_exponentially_up_to_a_ceiling() {
-        let mut gate = AcceptGate::new(1);
+        let mut gate = AcceptGate::new(1, "test");
         let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
         let pauses: Vec<_> = (0..12).map(|_| gate.pause_after(&emfile)).collect();
         assert_eq!(pauses[0], Some(BACKOFF_MIN));

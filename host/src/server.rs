@@ -187,7 +187,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     accept_loop(
         &listener,
         &workers,
-        AcceptGate::new(max_connections),
+        AcceptGate::new(max_connections, "--max-connections"),
         stop_signal(signals.interrupt, signals.terminate),
     )
     .await;
@@ -217,6 +217,12 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Open connections the admin listener serves at most. Scrapers, probes and
+/// a status page hold a handful; past the cap a connection gets the same
+/// 503 as the public port's, so a flood on the admin port cannot take the
+/// descriptors and memory the public port serves with.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// The admin listener, serving on the coordinating thread: its traffic is
 /// a scrape every few seconds, not worth a worker's time.
@@ -250,8 +256,8 @@ fn start_admin(
     let task = tokio::spawn(async move {
         // Held here: a dropped sender would read as a stop signal.
         let _never_stops = never_stops;
-        // Scrapes are few: no cap, only the back-off when descriptors run out.
-        let mut gate = AcceptGate::new(usize::MAX);
+        let mut gate = AcceptGate::new(ADMIN_MAX_CONNECTIONS, "admin listener");
+        let open = Arc::new(AtomicUsize::new(0));
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(pair) => pair,
@@ -260,18 +266,23 @@ fn start_admin(
                     continue;
                 }
             };
-            gate.accepted();
+            if !gate.admit(open.load(Ordering::Relaxed)) {
+                if let Ok(stream) = stream.into_std() {
+                    conn_cap::refuse(stream);
+                }
+                continue;
+            }
             let Ok(local) = stream.local_addr() else {
                 continue;
             };
-            tokio::spawn(http::serve_connection(
-                stream,
-                peer,
-                local,
-                Arc::clone(&admin),
-                Arc::clone(&config),
-                shutdown.clone(),
-            ));
+            let held = LoadGuard::new(&open);
+            let admin = Arc::clone(&admin);
+            let config = Arc::clone(&config);
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                http::serve_connection(stream, peer, local, admin, config, shutdown).await;
+                drop(held);
+            });
         }
     });
     Ok(AdminListener { addr, task })

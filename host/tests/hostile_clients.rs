@@ -216,6 +216,59 @@ fn past_the_connection_cap_new_clients_are_refused_and_open_ones_served() {
     ));
 }
 
+/// The admin listener (64 connections at most, server.rs) refuses a flood
+/// the same way, and the public port serves meanwhile.
+#[test]
+fn a_flood_on_the_admin_port_is_refused_and_the_public_port_serves() {
+    let site = Site::new();
+    site.static_file("index.html", b"home\n");
+    let server = site.start(&["--admin", "127.0.0.1:0"]);
+    let admin = server.admin_addr();
+    let mut held: Vec<_> = (0..64)
+        .map(|_| {
+            let mut stream = connect(admin);
+            let resp = keep_alive_get(&mut stream, "/healthz").expect("served under the cap");
+            assert_eq!(resp.status, 200);
+            stream
+        })
+        .collect();
+    for _ in 0..3 {
+        let raw = send_raw(admin, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+        if let Some((resp, _)) = parse_response(&raw, false) {
+            assert_eq!(resp.status, 503);
+        }
+    }
+    assert!(
+        server.wait_for_log(
+            "connection cap reached (admin listener)",
+            std::time::Duration::from_secs(10)
+        ),
+        "{}",
+        server.log()
+    );
+    let mut public = connect(server.addr);
+    let page = keep_alive_get(&mut public, "/index.html").expect("the public port serves");
+    assert_eq!(page.text(), "home\n");
+    // A freed slot serves a scrape again.
+    drop(held.pop());
+    let served = (0..100).any(|_| {
+        let raw = send_raw(
+            admin,
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        let ok = parse_response(&raw, false).is_some_and(|(r, _)| r.status == 200);
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    });
+    assert!(
+        served,
+        "no scrape served after a slot freed: {}",
+        server.log()
+    );
+}
+
 #[test]
 fn under_a_low_open_file_limit_the_derived_cap_refuses_before_descriptors_run_out() {
     if std::process::Command::new("prlimit")
