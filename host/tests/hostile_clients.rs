@@ -194,19 +194,8 @@ fn past_the_connection_cap_new_clients_are_refused_and_open_ones_served() {
     // Once one closes (and the server has seen it close), a new client is
     // served again.
     drop(held.pop());
-    let served = (0..100).any(|_| {
-        let raw = send_raw(
-            server.addr,
-            b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-        );
-        let ok = parse_response(&raw, false).is_some_and(|(r, _)| r.status == 200);
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        ok
-    });
     assert!(
-        served,
+        served_again(server.addr, "/index.html"),
         "no client served after a slot freed: {}",
         server.log()
     );
@@ -214,6 +203,20 @@ fn past_the_connection_cap_new_clients_are_refused_and_open_ones_served() {
         "below the connection cap again",
         std::time::Duration::from_secs(10)
     ));
+}
+
+/// Whether a new client gets a 200 for `path` within 100 tries 50 ms apart:
+/// a freed slot counts once the server has seen its connection close.
+fn served_again(addr: std::net::SocketAddr, path: &str) -> bool {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    (0..100).any(|_| {
+        let raw = send_raw(addr, head.as_bytes());
+        let ok = parse_response(&raw, false).is_some_and(|(r, _)| r.status == 200);
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    })
 }
 
 /// The admin listener (64 connections at most, server.rs) refuses a flood
@@ -251,19 +254,8 @@ fn a_flood_on_the_admin_port_is_refused_and_the_public_port_serves() {
     assert_eq!(page.text(), "home\n");
     // A freed slot serves a scrape again.
     drop(held.pop());
-    let served = (0..100).any(|_| {
-        let raw = send_raw(
-            admin,
-            b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-        );
-        let ok = parse_response(&raw, false).is_some_and(|(r, _)| r.status == 200);
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        ok
-    });
     assert!(
-        served,
+        served_again(admin, "/healthz"),
         "no scrape served after a slot freed: {}",
         server.log()
     );
