@@ -67,7 +67,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct AcceptGate {
     max: usize,
-    /// Which cap this is, for the log: the option that sets it.
+    /// Which cap this is, as the log names it (`--max-connections`, `admin
+    /// listener`).
     cap: &'static str,
     /// Refusing since the cap was last reached (logged once per episode).
     refusing: bool,
