@@ -67,8 +67,7 @@ fn read_exactly(stdin: impl Read, length: u64, body: &mut Vec<u8>) -> Result<(),
 
 /// The process's stdin, unbuffered. In a plugin that is file descriptor 0
 /// itself: `io::stdin()` allocates an 8 KiB buffer on first use, which every
-/// request would now pay (one without `CONTENT_LENGTH` reads stdin to end of
-/// file, most GETs included) only to have the body copied through it.
+/// request with a body would pay only to have the body copied through it.
 #[cfg(target_os = "wasi")]
 fn stdin() -> impl Read {
     use std::os::fd::FromRawFd;
@@ -109,13 +108,15 @@ impl Request {
 
     /// Reads a request from explicit CGI variables and a body stream, as
     /// [`Request::from_env`] does from the process: the body is exactly
-    /// `CONTENT_LENGTH` bytes of `stdin`, none when the variable is empty,
-    /// and all of `stdin` to end of file when it is absent. The host streams
-    /// a chunked upload that way (with `HTTP_TRANSFER_ENCODING=chunked`, as
-    /// Apache's mod_cgi does) and gives a request without a body an empty
-    /// stdin, so reading to end of file costs a body-less request one read.
-    /// The host bounds such a body by its `max_body`; the crate sets no limit
-    /// of its own, for this body as for one with a `CONTENT_LENGTH`.
+    /// `CONTENT_LENGTH` bytes of `stdin`, none when the variable is empty.
+    /// Without `CONTENT_LENGTH` it is all of `stdin` to end of file when
+    /// `HTTP_TRANSFER_ENCODING` is set (the host streams a chunked upload
+    /// that way, as Apache's mod_cgi does), and none otherwise: RFC 3875
+    /// §4.1.2 has the server set `CONTENT_LENGTH` whenever a body comes, and
+    /// HTTP/1.1 gives a request without either header no body. A GET then
+    /// makes no read at all, which is one host call (~1 µs) less per request.
+    /// The host bounds a chunked body by its `max_body`; the crate sets no
+    /// limit of its own, for this body as for one with a `CONTENT_LENGTH`.
     pub fn from_cgi<I, K, V, R>(vars: I, stdin: R) -> Result<Self, RequestError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -131,10 +132,10 @@ impl Request {
     fn read<R: Read>(vars: Vars, stdin: impl FnOnce() -> R) -> Result<Self, RequestError> {
         let mut body = Vec::new();
         match vars.get("CONTENT_LENGTH").map(|v| v.trim()) {
-            None => {
+            None if vars.get("HTTP_TRANSFER_ENCODING").is_some() => {
                 stdin().read_to_end(&mut body).map_err(RequestError::Io)?;
             }
-            Some("") => {}
+            None | Some("") => {}
             Some(v) => {
                 let length = v
                     .parse::<u64>()
@@ -421,8 +422,21 @@ mod tests {
         let form = req.form().unwrap();
         assert_eq!(form.get("a"), Some("1"));
         assert_eq!(form.get("b"), Some("2"));
-        // No body: the host gives an empty stdin.
-        let req = Request::from_cgi([("REQUEST_METHOD", "GET")], &b""[..]).unwrap();
+    }
+
+    /// Neither `CONTENT_LENGTH` nor `HTTP_TRANSFER_ENCODING`: no body, and
+    /// stdin is not read at all.
+    #[test]
+    fn from_cgi_reads_no_stdin_without_a_body() {
+        struct Untouched;
+        impl Read for Untouched {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                panic!("stdin was read for a request without a body")
+            }
+        }
+        let req = Request::from_cgi([("REQUEST_METHOD", "GET")], Untouched).unwrap();
+        assert!(req.body().is_empty());
+        let req = Request::from_cgi([("CONTENT_LENGTH", "")], Untouched).unwrap();
         assert!(req.body().is_empty());
     }
 

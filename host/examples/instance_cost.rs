@@ -19,8 +19,8 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use wasibin::runtime::{
-    CompiledModule, EngineConfig, GuestLimits, HandlerKind, HttpInvocation, Invocation, Preinit,
-    Preopen, WasmEngine,
+    CompiledModule, EngineConfig, EnvBlock, GuestLimits, HandlerKind, HttpInvocation, Invocation,
+    Preinit, Preopen, WasmEngine,
 };
 
 /// The allocator of the server binary, so the figures are the server's.
@@ -138,10 +138,7 @@ async fn cgi_once(
     let invocation = Invocation {
         args: world.args.clone(),
         preopens: world.preopens.clone(),
-        env: ENV
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+        env: EnvBlock::from_pairs(ENV),
         log_tag: "instance_cost".to_owned(),
         ..Invocation::default()
     };

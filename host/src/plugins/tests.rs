@@ -392,10 +392,7 @@ mod examples {
         };
         let inv = Invocation {
             args: m.plugin.argv.clone(),
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: crate::runtime::EnvBlock::from_pairs(env),
             stdin: crate::runtime::Stdin::Bytes(Bytes::from_static(body)),
             log_tag: route.to_owned(),
             ..Invocation::default()

@@ -23,14 +23,14 @@ use super::{GuestLimits, Invocation};
 pub(super) async fn run_cli(
     engine: Engine,
     pre: CommandPre<ComponentState>,
-    inv: Invocation,
+    mut inv: Invocation,
     limits: GuestLimits,
     stdout: StdoutPipe,
 ) -> Result<i32, RunError> {
-    let env = inv.env.clone();
+    let env = std::mem::take(&mut inv.env);
     let outbound = OutboundPolicy::new(inv.allowed_outbound.clone(), limits.timeout);
     let mut world = cgi_world(inv, &stdout)?;
-    world.envs(&env);
+    world.envs(&env.iter().collect::<Vec<_>>());
     let state = ComponentState::new(world.build(), outbound, limits.max_memory);
     let mut store = Store::new(&engine, state);
     store.limiter(|s| s.limiter());

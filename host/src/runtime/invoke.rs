@@ -14,7 +14,6 @@ use wasmtime::{Engine, InstancePre, ModuleExport, Store};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use super::environ::EnvBlock;
 use super::limiter::MemoryCap;
 use super::outcome::{arm_deadline, failure, RunError, HOST_CALL_GRACE};
 use super::stdin::{Stdin, StreamedStdin};
@@ -29,11 +28,14 @@ pub(super) async fn run_p1(
     engine: Engine,
     pre: InstancePre<StoreState>,
     start: ModuleExport,
-    inv: Invocation,
+    mut inv: Invocation,
     limits: GuestLimits,
     stdout: StdoutPipe,
 ) -> Result<i32, RunError> {
-    let env = EnvBlock::new(&inv.env).map_err(|e| RunError::Host(e.to_string()))?;
+    inv.env
+        .check_fits()
+        .map_err(|e| RunError::Host(e.to_string()))?;
+    let env = std::mem::take(&mut inv.env);
     let wasi = cgi_world(inv, &stdout)?.build_p1();
     let mut store = Store::new(
         &engine,

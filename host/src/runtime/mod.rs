@@ -32,6 +32,8 @@ mod store;
 pub use cache::CacheStats;
 pub use cgi_run::{CgiRun, GuestTask};
 pub use engine::WasmEngine;
+pub use environ::EnvBlock;
+pub(crate) use environ::Value;
 pub use http_handler::{GuestBody, HttpInvocation, HttpRun};
 pub use module::{CompiledModule, HandlerKind, LoadError};
 pub use outbound::Origin;
@@ -86,7 +88,7 @@ pub struct Invocation {
     /// argv, starting with the plugin name.
     pub args: Vec<String>,
     /// The environment: CGI meta-variables and the sidecar's variables.
-    pub env: Vec<(String, String)>,
+    pub env: EnvBlock,
     /// stdin: the request body, whole or as it arrives, then end of file.
     pub stdin: Stdin,
     /// Host folders mapped into the guest.

@@ -123,7 +123,7 @@ async fn env_is_exactly_the_invocation_env() {
         (drop (call $environ_get (i32.const 1000) (i32.const 2000)))
         (call $write (i32.const 1) (i32.const 2000) (i32.load (i32.const 20))))"#;
     let mut i = inv();
-    i.env = vec![("A".into(), "1".into()), ("B".into(), "x y".into())];
+    i.env = EnvBlock::from_pairs(&[("A", "1"), ("B", "x y")]);
     let out = run_wat(body, i).await.unwrap();
     assert_eq!(&out.stdout[..], b"A=1\0B=x y\0");
 }
@@ -137,7 +137,7 @@ async fn env_pointers_past_memory_trap_as_in_wasmtime_wasi() {
         (drop (call $environ_get (i32.const 1000) (i32.const 65530)))
         (call $write (i32.const 1) (i32.const 1000) (i32.const 4)))"#;
     let mut i = inv();
-    i.env = vec![("NAME".into(), "value".into())];
+    i.env = EnvBlock::from_pairs(&[("NAME", "value")]);
     let err = run_wat(body, i).await.unwrap_err();
     assert!(
         matches!(&err, RunError::Trap(detail) if detail.contains("environ")),
