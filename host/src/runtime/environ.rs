@@ -27,8 +27,9 @@ pub(crate) trait GuestEnv: 'static {
 ///
 /// The gateway writes the CGI meta-variables straight into it
 /// ([`EnvBlock::push`], [`EnvBlock::push_with`]): two buffers per request
-/// instead of two `String`s per variable, which measured ~1.2 µs of a
-/// ~22 µs plugin request in allocations and copies.
+/// instead of two `String`s per variable copied in afterwards. Building the
+/// environment went from 4.1 % to 2.7 % of a `hello` request's server CPU
+/// (perf under wrk).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EnvBlock {
     bytes: Vec<u8>,
