@@ -127,7 +127,7 @@ pub(crate) fn meta_variables(
     push_http_headers(&mut env, req, policy.pass_authorization);
 
     for (name, value) in policy.sidecar {
-        if env.get(name).is_none() {
+        if !env.contains(name) {
             env.push(name, value);
         }
     }
