@@ -1,30 +1,37 @@
 //! The CGI variables of a request, stored for a cheap start-up.
 //!
-//! A plugin instance lives for one request, so building the variables is
+//! A plugin instance lives for one request, so reading the variables is
 //! paid on every request, while a handler reads two or three of them. They
-//! are kept as one string plus the position of each name and value: no
-//! allocation per variable, no sorting until someone asks for the sorted
-//! list, and a lookup compares lengths before bytes.
+//! are kept as WASI hands them over: one string of `NAME=value` strings,
+//! each ended by NUL, and where each starts. Nothing is split at start-up:
+//! a lookup of `NAME` matches a string that has `=` right after a prefix of
+//! that length and then the name itself, which needs no `=` search.
 //!
-//! Replacing std's `vars_os` and a `BTreeMap<String, String>` with this cut
-//! the `hello` plugin from ~111k to ~74k instructions per request
-//! (callgrind, 16 variables).
+//! Replacing std's `vars_os` and a `BTreeMap<String, String>` with one
+//! block cut the `hello` plugin from ~111k to ~74k instructions per request
+//! (callgrind, 16 variables). Splitting nothing until asked cut reading
+//! and looking up the variables from 6.1k to 4.3k instructions (17
+//! variables, four lookups, one of them found); a lookup is now a scan of
+//! about 45 instructions a variable, which an index of the names a handler
+//! asks for most would shorten further.
 
 use std::fmt;
-use std::ops::Range;
 
 /// Variables in the order given; of a name given twice the last value wins,
 /// as it would in a map.
 #[derive(Clone, Default)]
 pub(crate) struct Vars {
-    /// Every name and value, back to back.
+    /// Every `NAME=value`, each followed by NUL, back to back.
     text: String,
-    /// Where each variable's name and value are in `text`.
-    entries: Vec<(Range<usize>, Range<usize>)>,
+    /// Where each variable starts in `text`; the next one's start (or the
+    /// end of `text`) is one past its NUL.
+    starts: Vec<usize>,
 }
 
 impl Vars {
-    /// The variables from name/value pairs.
+    /// The variables from name/value pairs. A pair no environment can hold
+    /// is left out: an empty name, or one with `=` after its first byte
+    /// (std's `vars_os` would split it there).
     pub(crate) fn new<I, K, V>(vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -34,11 +41,14 @@ impl Vars {
         let mut out = Self::default();
         for (name, value) in vars {
             let (name, value) = (name.into(), value.into());
-            let start = out.text.len();
+            if !is_name(&name) {
+                continue;
+            }
+            out.starts.push(out.text.len());
             out.text.push_str(&name);
-            let middle = out.text.len();
+            out.text.push('=');
             out.text.push_str(&value);
-            out.entries.push((start..middle, middle..out.text.len()));
+            out.text.push('\0');
         }
         out
     }
@@ -46,58 +56,83 @@ impl Vars {
     /// The process environment, converted lossily where it is not UTF-8.
     pub(crate) fn from_env() -> Self {
         raw_env::environment()
-            .and_then(|(block, starts)| Self::from_block(block, &starts))
+            .and_then(|(block, starts)| Self::from_block(block, starts))
             .unwrap_or_else(|| Self::new(std::env::vars_os().map(|(k, v)| (lossy(k), lossy(v)))))
     }
 
-    /// Indexes a WASI environment block: `NAME=value` strings, each ended by
-    /// NUL, back to back, the `i`th starting at `starts[i]`. A string
-    /// without `=` after its first byte is skipped, and a name may start
-    /// with `=`, as in std's `vars_os`. `None` when the block is not UTF-8
-    /// or not laid out that way; the caller then asks std.
-    ///
-    /// Only the names are scanned, for their `=`, since a string ends where
-    /// the next one starts: a guest loop costs ~15 instructions per byte, so
-    /// scanning the whole block took 7.2k instructions per request, the
-    /// names alone 4.5k, and the names a word at a time ([`find_eq`]) 2.2k
-    /// (callgrind, 16 variables, 420 bytes).
-    fn from_block(block: Vec<u8>, starts: &[usize]) -> Option<Self> {
+    /// Takes a WASI environment block: `NAME=value` strings, each ended by
+    /// NUL, back to back, the `i`th starting at `starts[i]`. `None` when the
+    /// block is not UTF-8 or not laid out that way; the caller then asks
+    /// std. A string without `=` after its first byte is no variable, as
+    /// in std's `vars_os`: no lookup finds it and no listing shows it.
+    fn from_block(block: Vec<u8>, starts: Vec<usize>) -> Option<Self> {
         let text = String::from_utf8(block).ok()?;
         let bytes = text.as_bytes();
-        let mut entries = Vec::with_capacity(starts.len());
-        for (i, &start) in starts.iter().enumerate() {
-            let end = starts
-                .get(i + 1)
-                .map_or(bytes.len(), |&next| next)
-                .checked_sub(1)?;
-            if bytes.get(end) != Some(&0) || !text.is_char_boundary(start) {
-                return None;
+        // Back to back: the first starts the block, each later one follows
+        // a NUL (so each is also a char boundary), and the block ends in one.
+        let contiguous = match starts.first() {
+            None => bytes.is_empty(),
+            Some(&first) => {
+                first == 0
+                    && bytes.last() == Some(&0)
+                    && starts
+                        .windows(2)
+                        .all(|w| w[0] < w[1] && w[1] < bytes.len() && bytes[w[1] - 1] == 0)
             }
-            let var = bytes.get(start..end)?;
-            if let Some(eq) = var.get(1..).and_then(find_eq) {
-                let eq = start + 1 + eq;
-                entries.push((start..eq, eq + 1..end));
-            }
-        }
-        Some(Self { text, entries })
+        };
+        contiguous.then_some(Self { text, starts })
+    }
+
+    /// Variable `i` as `NAME=value`, without its NUL.
+    fn string(&self, i: usize) -> &str {
+        let start = self.starts[i];
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |&next| next) - 1;
+        &self.text[start..end]
     }
 
     /// The value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(n, _)| self.text.as_bytes().get(n.clone()) == Some(name.as_bytes()))
-            .map(|(_, v)| &self.text[v.clone()])
+        let (text, name) = (self.text.as_bytes(), name.as_bytes());
+        let (&first, len) = (name.first()?, name.len());
+        // Last first; each string ends one byte (its NUL) before the next
+        // one starts.
+        let mut end = text.len();
+        for &start in self.starts.iter().rev() {
+            // The string starts with `name=` exactly when its first `=`
+            // after the first byte is at `len`, as `name` has none before
+            // it. The name's ends are compared before its bytes: most
+            // variables of the same length differ there, and a call to
+            // `memcmp` costs more than the rest of the loop.
+            let eq = start + len;
+            if eq < end
+                && text[eq] == b'='
+                && text[start] == first
+                && text[eq - 1] == name[len - 1]
+                && text[start..eq] == *name
+            {
+                // Checked only here, where it is rare: a `name` with `=`
+                // after its first byte names no variable, but would match
+                // the string of a shorter name whose value starts with the
+                // rest of it.
+                return match name[1..].contains(&b'=') {
+                    true => None,
+                    false => self.text.get(eq + 1..end - 1),
+                };
+            }
+            end = start;
+        }
+        None
     }
 
     /// Every variable sorted by name, each name once. Sorted here, on
     /// demand, because most handlers never list the variables.
     pub(crate) fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut all: Vec<(&str, &str)> = self
-            .entries
-            .iter()
-            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+        let mut all: Vec<(&str, &str)> = (0..self.starts.len())
+            .filter_map(|i| {
+                let var = self.string(i);
+                let eq = 1 + find_eq(var.as_bytes().get(1..)?)?;
+                Some((&var[..eq], &var[eq + 1..]))
+            })
             .collect();
         // Stable: of a repeated name, the last value is the last one given.
         all.sort_by(|a, b| a.0.cmp(b.0));
@@ -112,6 +147,14 @@ impl Vars {
     }
 }
 
+/// Whether `name` can name a variable: not empty, no `=` after its first
+/// byte (a leading `=` is allowed, as in Windows' `=C:`).
+fn is_name(name: &str) -> bool {
+    name.as_bytes()
+        .split_first()
+        .is_some_and(|(_, rest)| !rest.contains(&b'='))
+}
+
 /// Shown as the map it stands for.
 impl fmt::Debug for Vars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,7 +163,8 @@ impl fmt::Debug for Vars {
 }
 
 /// The index of the first `=` in `bytes`, tested eight bytes at a time:
-/// byte by byte it cost twice the instructions (see [`Vars::from_block`]).
+/// byte by byte it cost twice the instructions when every variable was split
+/// at start-up. Only [`Vars::sorted`] splits them now.
 fn find_eq(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -222,7 +266,7 @@ mod tests {
 
     fn parse(vars: &[&str]) -> Option<Vec<(String, String)>> {
         let (bytes, starts) = block(vars);
-        let parsed = Vars::from_block(bytes, &starts)?;
+        let parsed = Vars::from_block(bytes, starts)?;
         let all = parsed.sorted();
         Some(
             all.into_iter()
@@ -258,7 +302,7 @@ mod tests {
             ]))
         );
         let (bytes, starts) = block(&vars);
-        let v = Vars::from_block(bytes, &starts).unwrap();
+        let v = Vars::from_block(bytes, starts).unwrap();
         assert_eq!(v.get("QUERY_STRING"), Some("a=b&c"));
         assert_eq!(v.get("NO_EQUALS"), None);
         assert_eq!(v.get("QUERY"), None);
@@ -267,13 +311,13 @@ mod tests {
     #[test]
     fn block_not_laid_out_as_promised_is_refused() {
         let (bytes, _) = block(&["A=1", "B=2"]);
-        assert!(Vars::from_block(bytes.clone(), &[0, 3]).is_none());
-        assert!(Vars::from_block(bytes.clone(), &[0, 99]).is_none());
-        assert!(Vars::from_block(bytes.clone(), &[4, 0]).is_none());
-        assert!(Vars::from_block(vec![b'A', b'=', 0xff, 0], &[0]).is_none());
+        assert!(Vars::from_block(bytes.clone(), vec![0, 3]).is_none());
+        assert!(Vars::from_block(bytes.clone(), vec![0, 99]).is_none());
+        assert!(Vars::from_block(bytes.clone(), vec![4, 0]).is_none());
+        assert!(Vars::from_block(vec![b'A', b'=', 0xff, 0], vec![0]).is_none());
         let (bytes, starts) = block(&["É=1", "B=2"]);
-        assert!(Vars::from_block(bytes.clone(), &[1, starts[1]]).is_none());
-        assert!(Vars::from_block(bytes, &starts).is_some());
+        assert!(Vars::from_block(bytes.clone(), vec![1, starts[1]]).is_none());
+        assert!(Vars::from_block(bytes, starts).is_some());
     }
 
     #[test]
@@ -299,11 +343,32 @@ mod tests {
             let strings: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let refs: Vec<&str> = strings.iter().map(String::as_str).collect();
             let (bytes, starts) = block(&refs);
-            let from_block = Vars::from_block(bytes, &starts).unwrap();
+            let from_block = Vars::from_block(bytes, starts).unwrap();
             let from_pairs = Vars::new(vars.clone());
             prop_assert_eq!(from_block.sorted(), from_pairs.sorted());
             for (k, _) in &vars {
                 prop_assert_eq!(from_block.get(k), from_pairs.get(k));
+            }
+        }
+
+        /// Lookups match without splitting the strings; std splits each at
+        /// its first `=` after the first byte, and the last name wins.
+        #[test]
+        fn get_finds_what_splitting_finds(
+            strings in proptest::collection::vec("[AB=é]{0,6}", 0..12),
+            names in proptest::collection::vec("[AB=é]{0,4}", 0..8),
+        ) {
+            let refs: Vec<&str> = strings.iter().map(String::as_str).collect();
+            let (bytes, starts) = block(&refs);
+            let vars = Vars::from_block(bytes, starts).unwrap();
+            let split = |name: &str| {
+                strings.iter().rev().find_map(|s| {
+                    let eq = 1 + s.as_bytes().get(1..)?.iter().position(|&b| b == b'=')?;
+                    (&s[..eq] == name).then(|| &s[eq + 1..])
+                })
+            };
+            for name in names.iter().map(String::as_str).chain(["", "=", "A", "=A"]) {
+                prop_assert_eq!(vars.get(name), split(name), "{:?}", name);
             }
         }
     }
