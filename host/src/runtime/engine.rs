@@ -144,12 +144,19 @@ impl WasmEngine {
         let (engine, limits, writer) = (self.engine.clone(), limits.clone(), pipe.clone());
         Ok(match &module.compiled {
             Compiled::P1 { pre, start } => CgiRun::new(
-                invoke::run_p1(engine, pre.clone(), *start, inv, limits, writer),
+                Box::pin(invoke::run_p1(
+                    engine,
+                    pre.clone(),
+                    *start,
+                    inv,
+                    limits,
+                    writer,
+                )),
                 pipe,
                 reader,
             ),
             Compiled::Cli(pre) => CgiRun::new(
-                command::run_cli(engine, pre.clone(), inv, limits, writer),
+                Box::pin(command::run_cli(engine, pre.clone(), inv, limits, writer)),
                 pipe,
                 reader,
             ),
