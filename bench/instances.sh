@@ -25,11 +25,17 @@ done
 QUICKJS="$REPO/target/interpreters/wasm32-wasip1/release/quickjs.wasm"
 SCRIPT="$REPO/guest-sdk/examples/quickjs/hello.js"
 
-# instructions MODULE N [SCRIPT [plain]]
+# instructions MODULE N [SCRIPT [plain]]: counted only inside the tokio
+# runtime's block_on, where the instances run. Counting the whole process
+# also counted the epoch ticker thread, whose work grows with the run's wall
+# time, and the compiler's threads: the same module moved by 2-3k
+# instructions per instance from one run to the next; counted this way, by
+# under 0.2k.
 instructions() {
     local m=$1 n=$2
     shift 2
     INSTANCE_COST_SLOTS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        --toggle-collect='tokio::runtime::runtime::Runtime::block_on*' \
         "$BIN" "$m" "$n" "$@" 2>&1 | awk '/I *refs:/ {gsub(",", "", $4); print $4}'
 }
 
