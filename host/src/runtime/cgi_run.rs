@@ -33,9 +33,10 @@ pub struct GuestTask {
     status: Option<Result<i32, RunError>>,
 }
 
-/// The guest's whole run, boxed once where it is made: a run future is a
-/// few KiB, and each move of it (into a wrapping future, into its box) was
-/// a `memcpy` of the whole size, about 1 % of a `hello` request's CPU.
+/// The guest's whole run, boxed once where it is made: a run future holds
+/// the states of instantiation and of the call, and each move of it (into a
+/// wrapping future, then into its box) was a `memcpy` of all of it, 1 % of
+/// an instance's CPU in perf.
 pub(super) type Run = Pin<Box<dyn Future<Output = Result<i32, RunError>> + Send>>;
 
 enum Running {
