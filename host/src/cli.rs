@@ -91,6 +91,12 @@ pub struct ServeArgs {
     #[arg(long, env = "WASIBIN_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) workers: Option<u16>,
 
+    /// Leave the workers unpinned. By default, with one worker per CPU the
+    /// process may use, each worker is pinned to its CPU and a new
+    /// connection goes to the worker on the CPU that received its packets.
+    #[arg(long, env = "WASIBIN_NO_CPU_AFFINITY")]
+    pub(crate) no_cpu_affinity: bool,
+
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "WASIBIN_GRACE", default_value_t = 10, value_name = "SECS")]
     pub(crate) grace: u64,
@@ -268,6 +274,7 @@ impl ServeArgs {
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 usize::from,
             ),
+            cpu_affinity: !self.no_cpu_affinity,
             max_connections: self
                 .http
                 .max_connections

@@ -11,6 +11,7 @@ mod bounded_file;
 mod cgi;
 pub mod cli;
 mod conn_cap;
+mod cpu_affinity;
 mod dispatch;
 mod file_stamp;
 #[doc(hidden)]

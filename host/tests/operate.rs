@@ -511,3 +511,86 @@ fn readyz_is_503_until_the_first_plugin_scan_is_done() {
         "readyz while the folder loads, then after"
     );
 }
+
+/// The CPUs in a kernel CPU list such as `0-3,8`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    list.trim()
+        .split(',')
+        .filter(|part| !part.is_empty())
+        .flat_map(|part| match part.split_once('-') {
+            Some((a, b)) => a.parse::<usize>().unwrap()..=b.parse().unwrap(),
+            None => {
+                let cpu = part.parse().unwrap();
+                cpu..=cpu
+            }
+        })
+        .collect()
+}
+
+/// The `Cpus_allowed_list` of a `/proc/.../status` file.
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(cpu_list)
+        .unwrap_or_default()
+}
+
+/// The CPUs each `wasibin-worker-N` thread of `pid` may run on, waiting up
+/// to a few seconds for `count` of them (they start after the banner).
+fn worker_cpus(pid: u32, count: usize) -> Vec<Vec<usize>> {
+    let deadline = Instant::now() + LOG_WAIT;
+    loop {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.starts_with("wasibin-worker") {
+                let status =
+                    std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+                found.push(allowed_cpus(&status));
+            }
+        }
+        if found.len() >= count || Instant::now() > deadline {
+            found.sort();
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn one_worker_per_allowed_cpu_is_pinned_to_it_and_the_rest_are_not() {
+    let ours = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    if ours.len() < 2 {
+        skip_or_fail(&format!(
+            "needs two CPUs to pin workers to; this process may use {ours:?}"
+        ));
+        return;
+    }
+    let site = site();
+    let n = ours.len().to_string();
+
+    let pinned = site.start(&["--workers", &n]);
+    for _ in 0..4 {
+        assert_eq!(get(pinned.addr, "/fine").status, 200);
+    }
+    let cpus = worker_cpus(pinned.pid(), ours.len());
+    let expected: Vec<Vec<usize>> = ours.iter().map(|&cpu| vec![cpu]).collect();
+    assert_eq!(cpus, expected, "each worker on a CPU of its own");
+
+    // Fewer workers than CPUs (a CPU quota), or the switch: left to the
+    // scheduler.
+    for extra in [
+        &["--workers", "1"][..],
+        &["--workers", &n, "--no-cpu-affinity"],
+    ] {
+        let server = site.start(extra);
+        assert_eq!(get(server.addr, "/fine").status, 200);
+        let workers = if extra[1] == "1" { 1 } else { ours.len() };
+        let cpus = worker_cpus(server.pid(), workers);
+        assert_eq!(cpus, vec![ours.clone(); workers], "{extra:?}: unpinned");
+    }
+}
