@@ -40,7 +40,7 @@ done
 # A new connection per request (Connection: close), as old clients and
 # health checkers do: the cost of accept, the first read and the close.
 # Target: >= 1.0x nginx.
-WRK_ARGS="-H Connection:close"
+WRK_ARGS="-s $BENCH_DIR/fixtures/close.lua"
 w=$(measure "wasibin-1k-close" "http://127.0.0.1:$wport/1k.bin" "$WASIBIN_PID")
 n=$(measure "nginx-1k-close" "http://127.0.0.1:$nport/1k.bin" $nginx_pids)
 unset WRK_ARGS
