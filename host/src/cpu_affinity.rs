@@ -93,6 +93,8 @@ mod tests {
         assert_eq!(plan(3, &[0, 1]), vec![None, None, None]);
         // One worker on one CPU gains nothing from pinning.
         assert_eq!(plan(1, &[0]), vec![None]);
+        // `--no-cpu-affinity`: nothing to pin to.
+        assert_eq!(plan(2, &[]), vec![None, None]);
     }
 
     #[test]

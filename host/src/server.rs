@@ -173,12 +173,19 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         Some(statics.clone()),
     ));
 
-    let cpus = if config.cpu_affinity {
-        cpu_affinity::plan(config.workers.max(1), &cpu_affinity::allowed_cpus())
+    // With no CPU to pin to, the plan leaves every worker unpinned.
+    let pin_to = if config.cpu_affinity {
+        cpu_affinity::allowed_cpus()
     } else {
-        vec![None; config.workers.max(1)]
+        Vec::new()
     };
-    let workers = start_workers(cpus, &dispatcher, &conn_config, &shutdown_rx, config.grace)?;
+    let workers = start_workers(
+        cpu_affinity::plan(config.workers.max(1), &pin_to),
+        &dispatcher,
+        &conn_config,
+        &shutdown_rx,
+        config.grace,
+    )?;
     let tls_reloader =
         certificates.map(|certs| tokio::spawn(crate::tls::watch(certs, shutdown_rx.clone())));
     let reloader = tokio::spawn(crate::reload::run(
