@@ -410,6 +410,27 @@ struct Worker {
 }
 
 impl Worker {
+    /// The shutdown signal as this worker's connections watch it: a channel
+    /// of the worker's own, fed from the server's. Every connection reads
+    /// the flag and registers a waiter on its channel around each request;
+    /// on the one shared channel those were atomics and a mutex bounced
+    /// between the cores' caches on every request.
+    fn worker_shutdown(&self) -> watch::Receiver<bool> {
+        let mut server = self.shutdown_rx.clone();
+        let (tx, rx) = watch::channel(*server.borrow_and_update());
+        tokio::spawn(async move {
+            // Ends with the server's sender; dropping `tx` then leaves the
+            // connections' receivers as the server's would have been.
+            while server.changed().await.is_ok() {
+                let stop = *server.borrow_and_update();
+                if tx.send(stop).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     /// Serve every connection handed over until the intake closes, then give
     /// them the grace period; true when they all finished within it.
     async fn serve(self, mut connections: mpsc::UnboundedReceiver<Accepted>) -> bool {
@@ -417,6 +438,7 @@ impl Worker {
         // gone, `alive_rx.recv()` returns None: that is how the worker knows
         // they finished.
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let shutdown_rx = self.worker_shutdown();
         while let Some(accepted) = connections.recv().await {
             let stream = match TcpStream::from_std(accepted.stream) {
                 Ok(stream) => stream,
@@ -427,7 +449,7 @@ impl Worker {
             };
             let dispatcher = Arc::clone(&self.dispatcher);
             let conn_config = Arc::clone(&self.conn_config);
-            let shutdown = self.shutdown_rx.clone();
+            let shutdown = shutdown_rx.clone();
             let alive = alive_tx.clone();
             let (peer, local, load) = (accepted.peer, accepted.local, accepted.load);
             tokio::spawn(async move {
