@@ -85,7 +85,10 @@ impl Dispatcher {
 
 impl Service for Dispatcher {
     async fn call<'a>(&'a self, req: &'a Request, body: &'a mut RequestBody<'_>) -> Response {
-        let table = self.routes.load_full();
+        // A guard, not `load_full`'s `Arc`: the clone and drop were two
+        // atomic writes per request on a count every worker shares. A guard
+        // held across a long answer only makes a reload pay that count.
+        let table = self.routes.load();
         match table.lookup(&req.path) {
             Routing::NotPlugin => {
                 let mut response = self.serve_static(req).await;
