@@ -74,11 +74,10 @@ pub(crate) fn choose(loads: &[usize], pinned: &[Option<usize>], cpu: Option<usiz
         .enumerate()
         .min_by_key(|&(_, load)| load)
         .unwrap_or((0, 0));
-    let affine = cpu.and_then(|cpu| pinned.iter().position(|&p| p == Some(cpu)));
-    match affine {
-        Some(worker) if loads[worker] <= 2 * min + SLACK => worker,
-        _ => least,
-    }
+    let bound = min.saturating_mul(2).saturating_add(SLACK);
+    cpu.and_then(|cpu| pinned.iter().position(|&p| p == Some(cpu)))
+        .filter(|&worker| loads.get(worker).is_some_and(|&load| load <= bound))
+        .unwrap_or(least)
 }
 
 #[cfg(test)]
