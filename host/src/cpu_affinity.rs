@@ -10,9 +10,10 @@
 //! wake-up, and two shared-nothing processes, each paired with one client
 //! thread, served 1.45x the requests per second at 10.2 against 13.6 µs of
 //! CPU per request. Steering by `SO_INCOMING_CPU` to a worker pinned to that
-//! CPU gives one process the same pairing; nginx gets it with `reuseport` and
-//! `worker_cpu_affinity`. A remote client's packets land on the CPU its flow
-//! hashes to (RSS), so the worker there finds them in its own cache.
+//! CPU gives one process the same pairing (nginx's `worker_cpu_affinity`
+//! pins, but its `reuseport` spreads connections by a hash, not by CPU). A
+//! remote client's packets land on the CPU its flow hashes to (RSS), so the
+//! worker there finds them in its own cache.
 
 use std::net::TcpStream;
 
