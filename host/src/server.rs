@@ -503,18 +503,17 @@ fn hand_over(
     stream: std::net::TcpStream,
     peer: SocketAddr,
 ) {
-    let open = workers.iter().map(|w| w.load.load(Ordering::Relaxed)).sum();
-    if !gate.admit(open) {
+    let loads: Vec<usize> = workers
+        .iter()
+        .map(|w| w.load.load(Ordering::Relaxed))
+        .collect();
+    if !gate.admit(loads.iter().sum()) {
         conn_cap::refuse(stream);
         return;
     }
     let Ok(local) = stream.local_addr() else {
         return;
     };
-    let loads: Vec<usize> = workers
-        .iter()
-        .map(|w| w.load.load(Ordering::Relaxed))
-        .collect();
     let pinned: Vec<Option<usize>> = workers.iter().map(|w| w.cpu).collect();
     let chosen = cpu_affinity::choose(&loads, &pinned, cpu_affinity::incoming_cpu(&stream));
     let Some(worker) = workers.get(chosen) else {
