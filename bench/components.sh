@@ -71,7 +71,7 @@ sleep 0.3
 
 form="-s $BENCH_DIR/fixtures/post-form.lua"
 echo "# components: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
-printf 'server\treq/s\tp99 ms\tcpu us/req\tfaults/req\terrors\n'
+printf 'server\treq/s\tp99 ms\tcpu us/req\tfaults/req\tclient cores\terrors\n'
 w=$(measure "wasibin-hello-http" "http://127.0.0.1:$wport/hello-http" "$WASIBIN_PID")
 t=$(measure "wasmtime-serve-hello-http" "http://127.0.0.1:$tport/hello-http" "$WASMTIME_PID")
 c=$(measure "wasibin-hello-p2" "http://127.0.0.1:$wport/hello-p2" "$WASIBIN_PID")

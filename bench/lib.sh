@@ -152,9 +152,26 @@ tree_pids() {
     pgrep -P "$root" || true
 }
 
+# children_cpu_s FILE: from what `times` wrote to FILE, the CPU seconds
+# (user+system) the shell's finished children had used. `times` must run in
+# the shell that started them, not in a command substitution (a subshell of
+# its own, with no children).
+children_cpu_s() {
+    awk 'NR==2 {
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
+        print t
+    }' "$1"
+}
+
 # measure NAME URL PIDS... : runs wrk, prints one TSV row:
-# name req/s p99_ms cpu_us_per_req minor_faults_per_req errors. WRK_ARGS
-# adds wrk options (a -s script).
+# name req/s p99_ms cpu_us_per_req minor_faults_per_req client_cores errors.
+# client_cores is wrk's own CPU over the run, in cores: on a machine as
+# small as the benches run on, server and client share the cores, and a run
+# where the two together use them all measures how the scheduler splits the
+# machine as much as the server (the 1 MiB row: the client's copy out of the
+# socket costs about as much as the server's send); then server CPU per
+# request is the figure to compare. WRK_ARGS adds wrk options (a -s script).
 measure() {
     local name=$1 url=$2
     shift 2
@@ -163,11 +180,16 @@ measure() {
     wrk -t"$THREADS" -c"$CONNS" -d2s ${WRK_ARGS:-} "$url" >/dev/null 2>&1 || true # warm-up
     faults_before=$(minor_faults "$@")
     before=$(cpu_ticks "$@")
+    local client_before client_after
+    times >"$OUT/times-$name.txt"
+    client_before=$(children_cpu_s "$OUT/times-$name.txt")
     # shellcheck disable=SC2086
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${WRK_ARGS:-} "$url")
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${WRK_ARGS:-} "$url" >"$OUT/wrk-$name.txt"
+    times >"$OUT/times-$name.txt"
+    client_after=$(children_cpu_s "$OUT/times-$name.txt")
     after=$(cpu_ticks "$@")
+    out=$(cat "$OUT/wrk-$name.txt")
     faults_after=$(minor_faults "$@")
-    echo "$out" >"$OUT/wrk-$name.txt"
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -177,8 +199,10 @@ measure() {
     cpu_us=$(python3 -c "print(f'{($after-$before)/$ticks_per_s*1e6/max($reqs,1):.1f}')")
     local faults errors
     faults=$(python3 -c "print(f'{($faults_after-$faults_before)/max($reqs,1):.2f}')")
+    local client_cores
+    client_cores=$(python3 -c "print(f'{($client_after-$client_before)/$DURATION:.2f}')")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$faults" "$errors"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$faults" "$client_cores" "$errors"
 }
 
 # measure_paced NAME URL : latency under a steady load below saturation

@@ -56,7 +56,7 @@ sleep 0.3
 nginx_pids=$(tree_pids "$NGINX_MASTER")
 
 echo "# plugins: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
-printf 'server\treq/s\tp99 ms\tcpu us/req\tfaults/req\terrors\n'
+printf 'server\treq/s\tp99 ms\tcpu us/req\tfaults/req\tclient cores\terrors\n'
 w=$(measure "wasibin-hello" "http://127.0.0.1:$wport/hello" "$WASIBIN_PID")
 m=$(measure "wasibin-hello-metrics" "http://127.0.0.1:$mport/hello" "$METRICS_PID")
 c=""

@@ -30,7 +30,7 @@ sleep 0.3
 nginx_pids=$(tree_pids "$NGINX_MASTER")
 
 echo "# https: ${DURATION}s per run, $CONNS connections, wrk -t$THREADS, $(nproc) cores"
-printf 'case\tserver\treq/s\tp99 ms\tcpu us/req\tfaults/req\terrors\n'
+printf 'case\tserver\treq/s\tp99 ms\tcpu us/req\tfaults/req\tclient cores\terrors\n'
 w=$(measure "wasibin-tls-1k" "https://localhost:$wport/1k.bin" "$WASIBIN_PID")
 n=$(measure "nginx-tls-1k" "https://localhost:$nport/1k.bin" $nginx_pids)
 printf '%s\t%s\n' "1k" "$w" "1k" "$n"
