@@ -83,8 +83,8 @@ pub(crate) fn meta_variables(
     env.push("SCRIPT_NAME", mount.script_name);
     env.push("PATH_INFO", mount.path_info);
     env.push("QUERY_STRING", req.query.as_deref().unwrap_or_default());
-    env.push_with("REMOTE_ADDR", |v| v.push_display(plain_ip(req.peer.ip())));
-    env.push_with("REMOTE_PORT", |v| v.push_display(req.peer.port()));
+    env.push_with("REMOTE_ADDR", |v| v.push_ip(plain_ip(req.peer.ip())));
+    env.push_with("REMOTE_PORT", |v| v.push_int(req.peer.port()));
     // Apache's names for the scheme; HTTPS only on TLS connections.
     let scheme = if req.secure { "https" } else { "http" };
     env.push("REQUEST_SCHEME", scheme);
@@ -94,14 +94,14 @@ pub(crate) fn meta_variables(
     env.push("REQUEST_ID", &req.id);
     env.push("HTTP_X_REQUEST_ID", &req.id);
     if let Some(value) = req.headers.get("content-type") {
-        env.push("CONTENT_TYPE", &String::from_utf8_lossy(value));
+        env.push_with("CONTENT_TYPE", |v| v.push_lossy(value));
     }
     match body_len {
         Some(len)
             if req.headers.contains("content-length")
                 || req.headers.contains("transfer-encoding") =>
         {
-            env.push_with("CONTENT_LENGTH", |v| v.push_display(len));
+            env.push_with("CONTENT_LENGTH", |v| v.push_int(len));
         }
         Some(_) => {}
         None => env.push("HTTP_TRANSFER_ENCODING", "chunked"),
@@ -172,13 +172,13 @@ fn push_http_headers(env: &mut EnvBlock, req: &Request, pass_authorization: bool
             ", "
         };
         env.push_named(http_variable_name(name), |v| {
-            v.push_str(&String::from_utf8_lossy(value));
+            v.push_lossy(value);
             for (_, more) in fields[i + 1..]
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             {
                 v.push_str(separator);
-                v.push_str(&String::from_utf8_lossy(more));
+                v.push_lossy(more);
             }
         });
     }
@@ -211,15 +211,16 @@ fn plain_ip(ip: IpAddr) -> IpAddr {
 /// absolute-form target wins over `Host`, RFC 9112 §3.2.2), its port or 80
 /// when it names none; the local socket address when the request named no
 /// host at all (HTTP/1.0 without `Host`).
-fn server_name_port(req: &Request) -> (String, String) {
+/// Borrowed from the request when it named a host, as nearly every one does.
+fn server_name_port(req: &Request) -> (Cow<'_, str>, Cow<'_, str>) {
     match req.authority() {
-        Some((name, port)) => (name.to_owned(), port.unwrap_or("80").to_owned()),
+        Some((name, port)) => (Cow::Borrowed(name), Cow::Borrowed(port.unwrap_or("80"))),
         None => {
             let name = match plain_ip(req.local.ip()) {
                 IpAddr::V6(v6) => format!("[{v6}]"),
                 IpAddr::V4(v4) => v4.to_string(),
             };
-            (name, req.local.port().to_string())
+            (Cow::Owned(name), Cow::Owned(req.local.port().to_string()))
         }
     }
 }
