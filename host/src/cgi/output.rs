@@ -234,17 +234,20 @@ impl HeadParser {
         if !is_token(name) {
             return Err(OutputError::InvalidName { line: lineno });
         }
-        // A token is ASCII, so this conversion cannot fail.
-        let name = String::from_utf8_lossy(name).into_owned();
+        // A token is ASCII, so this conversion cannot fail. Borrowed: the
+        // field is copied once, into the head's buffers.
+        let name = std::str::from_utf8(name).unwrap_or_default();
         let value = trim_ows(&line[colon + 1..]);
         if !is_field_value(value) {
-            return Err(OutputError::InvalidValue { name });
+            return Err(OutputError::InvalidValue {
+                name: name.to_owned(),
+            });
         }
         self.field(name, value)?;
         Ok(false)
     }
 
-    fn field(&mut self, name: String, value: &[u8]) -> Result<(), OutputError> {
+    fn field(&mut self, name: &str, value: &[u8]) -> Result<(), OutputError> {
         if name.eq_ignore_ascii_case("status") {
             if self.status.is_some() {
                 return Err(OutputError::Duplicate { name: "Status" });
@@ -275,10 +278,10 @@ impl HeadParser {
             }
             self.content_length = Some(parse_length(value)?);
             return Ok(());
-        } else if is_server_written(&name) {
+        } else if is_server_written(name) {
             return Ok(());
         }
-        self.headers.push(name, value.to_vec());
+        self.headers.push_slices(name, value);
         Ok(())
     }
 
