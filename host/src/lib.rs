@@ -12,6 +12,7 @@ mod cgi;
 pub mod cli;
 mod conn_cap;
 mod cpu_affinity;
+mod digits;
 mod dispatch;
 mod file_stamp;
 #[doc(hidden)]

@@ -230,7 +230,7 @@ impl ConnIo {
         }
         let mut size_line = Vec::with_capacity(20);
         if chunked {
-            push_hex(&mut size_line, data.len());
+            size_line.extend(crate::digits::hex_digits(data.len() as u64, 1));
             size_line.extend_from_slice(b"\r\n");
         }
         let trailer: &[u8] = if chunked { b"\r\n" } else { b"" };
@@ -424,15 +424,6 @@ impl ConnIo {
     }
 }
 
-/// Lower-case hex digits of `n`, a chunk-size line's number.
-fn push_hex(out: &mut Vec<u8>, n: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (usize::BITS - n.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(HEX[(n >> (i * 4)) & 15]);
-    }
-}
-
 #[cfg(target_os = "linux")]
 fn sendfile_unsupported(e: &io::Error) -> bool {
     matches!(
@@ -581,26 +572,5 @@ mod tests {
         assert!(!io.take_arrived(), "nothing more: no wait, no bytes");
         drop(client);
         assert!(!io.take_arrived(), "end of stream is no bytes either");
-    }
-
-    #[test]
-    fn chunk_sizes_in_hex() {
-        for n in [
-            0usize,
-            1,
-            9,
-            10,
-            15,
-            16,
-            255,
-            256,
-            4096,
-            1 << 20,
-            usize::MAX,
-        ] {
-            let mut out = Vec::new();
-            push_hex(&mut out, n);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("{n:x}"));
-        }
     }
 }

@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use super::grammar::{is_field_byte, is_field_value, is_server_written, is_token};
 use super::{BodySink, Headers};
+use crate::digits::push_decimal;
 use crate::telemetry::RouteLabel;
 
 /// A response to write. The connection loop adds `Date`, `Server`, framing
@@ -281,21 +282,6 @@ pub(crate) fn encode_head(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Decimal digits without going through `fmt` (this runs per response).
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,14 +354,5 @@ mod tests {
         };
         let text = std::str::from_utf8(body).unwrap();
         assert!(text.contains("<h1>431 Request Header Fields Too Large</h1>"));
-    }
-
-    #[test]
-    fn decimal() {
-        for n in [0u64, 7, 10, 999, 1_000_000, u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
-        }
     }
 }

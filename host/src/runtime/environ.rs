@@ -61,11 +61,9 @@ impl Value<'_> {
         }
     }
 
-    /// Appends an integer in decimal. itoa, not `Display`: the formatting
-    /// machinery costs ~600 instructions per number, and every request has
-    /// a port and often a length (callgrind, a `hello` request).
-    pub(crate) fn push_int(&mut self, value: impl itoa::Integer) {
-        self.push_str(itoa::Buffer::new().format(value));
+    /// Appends an integer in decimal, as `Display` writes it.
+    pub(crate) fn push_int(&mut self, n: impl Into<u64>) {
+        crate::digits::push_decimal(self.0, n.into());
     }
 
     /// Appends an address as `Display` writes it: IPv4 (every client on
