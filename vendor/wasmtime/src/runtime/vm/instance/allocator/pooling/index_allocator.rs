@@ -464,6 +464,17 @@ impl ModuleAffinityIndexAllocator {
     /// acquisition per shard to reduce contention when a decommit-queue
     /// flush returns a whole batch of slots at once.
     pub(crate) fn free_many(&self, items: impl IntoIterator<Item = (SlotId, usize)>) {
+        // One slot, as when a store with one instance is dropped (wasibin's
+        // patch): freed directly, without the per-shard buffers below, whose
+        // 2 KiB are initialised and moved on every call.
+        let mut items = items.into_iter();
+        let Some(first) = items.next() else {
+            return;
+        };
+        let Some(second) = items.next() else {
+            return self.free(first.0, first.1);
+        };
+        let items = [first, second].into_iter().chain(items);
         let mut per_shard: smallvec::SmallVec<[smallvec::SmallVec<[(SlotId, usize); 8]>; 16]> =
             (0..self.shards.len()).map(|_| Default::default()).collect();
         for (index, bytes_resident) in items {

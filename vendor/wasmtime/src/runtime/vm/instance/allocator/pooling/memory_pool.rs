@@ -497,6 +497,17 @@ impl MemoryPool {
         &self,
         items: impl Iterator<Item = (MemoryAllocationIndex, Option<MemoryImageSlot>, usize)>,
     ) {
+        // One memory, the common case: as in `free_many` (wasibin's patch),
+        // without the per-stripe buffers.
+        let mut items = items;
+        let Some(first) = items.next() else {
+            return;
+        };
+        let Some(second) = items.next() else {
+            // SAFETY: the caller's contract is `deallocate`'s.
+            return unsafe { self.deallocate(first.0, first.1, first.2) };
+        };
+        let items = [first, second].into_iter().chain(items);
         let mut per_stripe: smallvec::SmallVec<[smallvec::SmallVec<[(SlotId, usize); 8]>; 16]> = (0
             ..self.stripes.len())
             .map(|_| Default::default())
