@@ -3900,6 +3900,8 @@ pub struct PoolingAllocationConfig {
     pub(crate) max_memory_protection_keys: usize,
     /// Whether to enable PAGEMAP_SCAN on Linux.
     pub(crate) pagemap_scan: Enabled,
+    /// Whether a reset may reuse a slot's last PAGEMAP_SCAN (wasibin's patch).
+    pub(crate) pagemap_scan_reuse: bool,
 }
 
 impl Default for PoolingAllocationConfig {
@@ -3916,6 +3918,7 @@ impl Default for PoolingAllocationConfig {
             memory_protection_keys: Enabled::No,
             max_memory_protection_keys: 16,
             pagemap_scan: Enabled::No,
+            pagemap_scan_reuse: false,
         }
     }
 }
@@ -4540,6 +4543,22 @@ impl PoolingAllocationConfig {
     /// [ioctl]: https://www.man7.org/linux/man-pages/man2/PAGEMAP_SCAN.2const.html
     pub fn pagemap_scan(&mut self, enable: Enabled) -> &mut Self {
         self.pagemap_scan = enable;
+        self
+    }
+
+    /// Lets a linear memory's reset reuse the slot's last [`PAGEMAP_SCAN`]
+    /// while the resetting thread has taken no page fault since (wasibin's
+    /// patch, not upstream): one `getrusage` in place of the scan.
+    ///
+    /// Sound only when every store stays on one thread from instantiation
+    /// to drop (as on a current-thread async runtime per thread) and
+    /// transparent huge pages are disabled for the process
+    /// (`prctl(PR_SET_THP_DISABLE)`); without the latter this does nothing.
+    /// Defaults to `false`.
+    ///
+    /// [`PAGEMAP_SCAN`]: PoolingAllocationConfig::pagemap_scan
+    pub fn pagemap_scan_reuse(&mut self, reuse: bool) -> &mut Self {
+        self.pagemap_scan_reuse = reuse;
         self
     }
 

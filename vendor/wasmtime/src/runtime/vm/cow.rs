@@ -5,7 +5,7 @@ use super::sys::DecommitBehavior;
 use crate::Engine;
 use crate::prelude::*;
 use crate::runtime::vm::mpk::ProtectionKey;
-use crate::runtime::vm::sys::vm::{self, MemoryImageSource, PageMap, reset_with_pagemap};
+use crate::runtime::vm::sys::vm::{self, MemoryImageSource, PageMap, ScanMemo, reset_with_memo};
 use crate::runtime::vm::{
     HostAlignedByteCount, MmapOffset, ModuleMemoryImageSource, host_page_size,
 };
@@ -346,6 +346,11 @@ pub struct MemoryImageSlot {
     /// `mmap` resets the affected pages back to the default key 0 which is
     /// accessible from every stripe.
     pkey: Option<ProtectionKey>,
+
+    /// What the last dirty-page scan of this slot found, for the next reset
+    /// to use in place of a scan while it still holds (wasibin's patch; see
+    /// `ScanMemo`). Dropped whenever this slot's mappings change.
+    scan_memo: Option<ScanMemo>,
 }
 
 impl fmt::Debug for MemoryImageSlot {
@@ -381,6 +386,7 @@ impl MemoryImageSlot {
             image: None,
             dirty: false,
             pkey,
+            scan_memo: None,
         }
     }
 
@@ -433,6 +439,15 @@ impl MemoryImageSlot {
         memory_tunables: &MemoryTunables<'_>,
     ) -> Result<()> {
         assert!(!self.dirty);
+        // The memo holds only while one thread touches this slot (wasibin's
+        // patch).
+        if self
+            .scan_memo
+            .as_ref()
+            .is_some_and(|memo| !memo.is_from_this_thread())
+        {
+            self.scan_memo = None;
+        }
         assert!(
             initial_size_bytes <= self.static_size,
             "initial_size_bytes <= self.static_size failed: \
@@ -497,6 +512,7 @@ impl MemoryImageSlot {
                         <= initial_size_bytes
                 );
                 if !image.len.is_zero() {
+                    self.scan_memo = None;
                     unsafe {
                         image.map_at(&self.base)?;
                     }
@@ -518,6 +534,7 @@ impl MemoryImageSlot {
     }
 
     pub(crate) fn remove_image(&mut self) -> Result<()> {
+        self.scan_memo = None;
         if let Some(image) = &self.image {
             unsafe {
                 image.remap_as_zeros_at(self.base.as_mut_ptr())?;
@@ -594,32 +611,30 @@ impl MemoryImageSlot {
             DecommitBehavior::RestoreOriginalMapping
         );
 
-        unsafe {
-            return match &self.image {
-                // If there's a backing image then manually resetting a region
-                // is a bit trickier than without an image, so delegate to the
-                // helper function below.
-                Some(image) => reset_with_pagemap(
-                    pagemap,
-                    self.base.as_mut_ptr(),
-                    self.accessible,
-                    keep_resident,
-                    |region| manually_reset_region(self.base.as_mut_ptr().addr(), image, region),
-                    decommit,
-                ),
-
-                // If there's no memory image for this slot then pages are always
-                // manually reset back to zero or given to `decommit`.
-                None => reset_with_pagemap(
-                    pagemap,
-                    self.base.as_mut_ptr(),
-                    self.accessible,
-                    keep_resident,
-                    |region| region.fill(0),
-                    decommit,
-                ),
-            };
-        }
+        let base = self.base.as_mut_ptr();
+        let image = &self.image;
+        // SAFETY: the caller's contract is `reset_with_pagemap`'s, which
+        // `reset_with_memo` forwards to when it scans.
+        return unsafe {
+            reset_with_memo(
+                &mut self.scan_memo,
+                pagemap,
+                base,
+                self.accessible,
+                keep_resident,
+                |region| match image {
+                    // If there's a backing image then manually resetting a
+                    // region is a bit trickier than without an image, so
+                    // delegate to the helper function below.
+                    Some(image) => manually_reset_region(base.addr(), image, region),
+                    // If there's no memory image for this slot then pages are
+                    // always manually reset back to zero or given to
+                    // `decommit`.
+                    None => region.fill(0),
+                },
+                decommit,
+            )
+        };
 
         /// Manually resets `region` back to its original contents as specified
         /// in `image`.
@@ -756,6 +771,7 @@ impl MemoryImageSlot {
             return Ok(());
         }
 
+        self.scan_memo = None;
         unsafe {
             vm::erase_existing_mapping(self.base.as_mut_ptr(), self.static_size)?;
         }

@@ -9,6 +9,42 @@ impl PageMap {
     pub fn new() -> Option<PageMap> {
         None
     }
+
+    #[allow(dead_code, reason = "not used on linux64")]
+    pub fn reusing_scans(self, _reuse: bool) -> PageMap {
+        match self {}
+    }
+}
+
+/// A slot's last scan; there are no scans here (wasibin's patch).
+#[derive(Debug)]
+#[allow(dead_code, reason = "not used on linux64")]
+pub enum ScanMemo {}
+
+impl ScanMemo {
+    #[allow(dead_code, reason = "not used on linux64")]
+    pub fn is_from_this_thread(&self) -> bool {
+        match *self {}
+    }
+}
+
+/// Resets `ptr` for `len` bytes, as [`reset_with_pagemap`] does.
+///
+/// # Safety
+///
+/// As [`reset_with_pagemap`].
+#[allow(dead_code, reason = "not used on linux64")]
+pub unsafe fn reset_with_memo(
+    _memo: &mut Option<ScanMemo>,
+    pagemap: Option<&PageMap>,
+    ptr: *mut u8,
+    len: HostAlignedByteCount,
+    keep_resident: HostAlignedByteCount,
+    reset_manually: impl FnMut(&mut [u8]),
+    decommit: impl FnMut(*mut u8, usize),
+) -> usize {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { reset_with_pagemap(pagemap, ptr, len, keep_resident, reset_manually, decommit) }
 }
 
 /// Resets `ptr` for `len` bytes.

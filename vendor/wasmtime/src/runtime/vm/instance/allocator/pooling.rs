@@ -301,7 +301,8 @@ impl PoolingInstanceAllocator {
                     )
                 })?),
                 Enabled::No => None,
-            },
+            }
+            .map(|pagemap| pagemap.reusing_scans(config.pagemap_scan_reuse)),
             config: config.clone(),
         })
     }
