@@ -265,11 +265,13 @@ fn engine_config(cfg: &EngineConfig) -> Config {
         // And while the resetting thread has taken no page fault since a
         // slot's last scan, the slot's reset repeats that scan's answer
         // (vendor/wasmtime's patch): a `getrusage` in place of the scan,
-        // 15.5-18.2 against 17.5-19.3 µs of server CPU per hello request.
-        // Sound because every store lives on the one current-thread runtime
-        // that created it (workers, `wasibin run`, the pre-initialisation's
-        // own thread), and with transparent huge pages off for the process,
-        // which wasmtime checks and which costs a plugin server nothing.
+        // 16.2-16.4 against 19.0-19.2 µs of server CPU per hello request
+        // (alternating runs, Linux 6.18). Sound because every store lives on
+        // the one current-thread runtime that created it (workers, `wasibin
+        // run`, the pre-initialisation's own thread), and with transparent
+        // huge pages off for the process, which wasmtime checks. Most
+        // distributions leave them to `madvise`, which nothing here asks
+        // for, so turning them off changes nothing else.
         .pagemap_scan_reuse(disable_transparent_huge_pages());
     let mut config = Config::new();
     config
