@@ -160,14 +160,22 @@ pub(crate) fn refuse(stream: TcpStream) {
 /// The connections waiting in `listener`'s backlog, taken without waiting
 /// (straight from the kernel: the reactor may not have reported them yet).
 pub(crate) fn backlog(
-    listener: &tokio::net::TcpListener,
+    listener: &std::net::TcpListener,
 ) -> impl Iterator<Item = (TcpStream, SocketAddr)> + '_ {
-    let socket = socket2::SockRef::from(listener);
-    std::iter::from_fn(move || {
-        let (conn, addr) = socket.accept().ok()?;
-        conn.set_nonblocking(true).ok()?;
-        Some((TcpStream::from(conn), addr.as_socket()?))
-    })
+    std::iter::from_fn(move || accept(listener).ok())
+}
+
+/// One connection from `listener`, non-blocking from the start (one
+/// `accept4`), for a worker to register. tokio's `accept` would register it
+/// with the accepting thread's reactor first, and `into_std` take it out
+/// again: two `epoll_ctl`s per connection for nothing.
+pub(crate) fn accept(listener: &std::net::TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+    use rustix::net::{acceptfrom_with, SocketFlags};
+    let (conn, peer) = acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)?;
+    let peer = peer
+        .and_then(|peer| SocketAddr::try_from(peer).ok())
+        .ok_or_else(|| std::io::Error::other("accepted a connection without a peer address"))?;
+    Ok((TcpStream::from(conn), peer))
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
@@ -113,6 +115,14 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     };
     let listener = bind(config.addr)?;
     let local = listener.local_addr().context("reading the bound address")?;
+    // Accepted on this thread without tokio's `accept` (see `conn_cap::accept`).
+    let listener = listener.into_std().context("taking the listening socket")?;
+    // SAFETY: a `std::net::TcpListener` owns its descriptor and reports that
+    // one for as long as it lives, which is all `AsyncFd` asks of it.
+    #[allow(unsafe_code)]
+    let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+        .map_err(std::io::Error::from)
+        .context("watching the listening socket")?;
 
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(WasmEngine::new(&config.engine).context("starting the wasm engine")?);
@@ -197,6 +207,7 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
 
     accept_loop(
         &listener,
+        local,
         &workers,
         AcceptGate::new(max_connections, "--max-connections"),
         stop_signal(signals.interrupt, signals.terminate),
@@ -470,28 +481,37 @@ impl Worker {
 /// (`cpu_affinity::choose`: balanced, so a burst of new connections does not
 /// all land on whichever worker woke first), or refusing it past the cap.
 async fn accept_loop(
-    listener: &TcpListener,
+    listener: &AsyncFd<std::net::TcpListener>,
+    bound: SocketAddr,
     workers: &[WorkerHandle],
     mut gate: AcceptGate,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let mut stop = std::pin::pin!(stop);
     loop {
-        let accepted = tokio::select! {
+        let mut ready = tokio::select! {
             biased;
             () = &mut stop => break,
-            accepted = listener.accept() => accepted,
+            ready = listener.readable() => match ready {
+                Ok(ready) => ready,
+                Err(err) => {
+                    gate.accept_failed(&err).await;
+                    continue;
+                }
+            },
         };
-        match accepted.and_then(|(stream, peer)| Ok((stream.into_std()?, peer))) {
-            Ok((stream, peer)) => hand_over(workers, &mut gate, stream, peer),
-            Err(err) => gate.accept_failed(&err).await,
+        match ready.try_io(|listener| conn_cap::accept(listener.get_ref())) {
+            Ok(Ok((stream, peer))) => hand_over(workers, &mut gate, stream, peer, bound),
+            Ok(Err(err)) => gate.accept_failed(&err).await,
+            // Nothing more to accept: readiness is cleared until the next.
+            Err(_would_block) => {}
         }
     }
     // Connections the kernel completed before the stop wait in the backlog;
     // closing the listener would reset them unread. They are taken too, and
     // their requests answered with `Connection: close`.
-    for (stream, peer) in conn_cap::backlog(listener) {
-        hand_over(workers, &mut gate, stream, peer);
+    for (stream, peer) in conn_cap::backlog(listener.get_ref()) {
+        hand_over(workers, &mut gate, stream, peer, bound);
     }
 }
 
@@ -502,6 +522,7 @@ fn hand_over(
     gate: &mut AcceptGate,
     stream: std::net::TcpStream,
     peer: SocketAddr,
+    bound: SocketAddr,
 ) {
     let loads: Vec<usize> = workers
         .iter()
@@ -511,8 +532,15 @@ fn hand_over(
         conn_cap::refuse(stream);
         return;
     }
-    let Ok(local) = stream.local_addr() else {
-        return;
+    // A listener on one address is every connection's local address; on
+    // a wildcard one each connection says which of the machine's it reached.
+    let local = if bound.ip().is_unspecified() {
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        local
+    } else {
+        bound
     };
     let pinned: Vec<Option<usize>> = workers.iter().map(|w| w.cpu).collect();
     let chosen = cpu_affinity::choose(&loads, &pinned, cpu_affinity::incoming_cpu(&stream));
