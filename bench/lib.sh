@@ -205,19 +205,28 @@ measure() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$(to_ms "$p99")" "$cpu_us" "$faults" "$client_cores" "$errors"
 }
 
-# measure_paced NAME URL : latency under a steady load below saturation
+# measure_paced NAME URL PID... : latency under a steady load below saturation
 # (bench/fixtures/pace.lua: each connection pauses 5 ms between requests).
 # At full load every closed-loop client measures a queue: with 50
 # connections the mean latency is 50 / req/s whatever the server does.
-# Prints one TSV row: name req/s p50_ms p99_ms
+# wrk sends each thread's paced requests from its millisecond timer, several
+# at once, so p50 grows with the server's CPU per request at this load,
+# which is printed beside it.
+# Prints one TSV row: name req/s p50_ms p99_ms cpu_us_per_req
 measure_paced() {
-    local name=$1 url=$2 out
+    local name=$1 url=$2 out before after reqs cpu_us
+    shift 2
+    before=$(cpu_ticks "$@")
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$BENCH_DIR/fixtures/pace.lua" "$url")
+    after=$(cpu_ticks "$@")
     echo "$out" >"$OUT/wrk-paced-$name.txt"
-    printf '%s\t%s\t%s\t%s\n' "$name" \
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu_us=$(python3 -c "print(f'{($after-$before)/$(getconf CLK_TCK)*1e6/max($reqs,1):.1f}')")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" \
         "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" \
         "$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")" \
-        "$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+        "$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")" \
+        "$cpu_us"
 }
 
 # wrk prints latencies as 812.00us, 1.23ms or 1.01s: to milliseconds.

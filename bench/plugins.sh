@@ -79,8 +79,8 @@ echo "hello-js/nginx	$(ratio "$(cut -f2 <<<"$j")" "$nr")x req/s"
 
 echo
 echo "# paced: $CONNS connections, each pausing 5 ms between requests"
-printf 'server\treq/s\tp50 ms\tp99 ms\n'
-measure_paced "wasibin-hello" "http://127.0.0.1:$wport/hello"
-[ -z "$c" ] || measure_paced "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c"
-measure_paced "nginx-1k" "http://127.0.0.1:$nport/1k.bin"
-measure_paced "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py"
+printf 'server\treq/s\tp50 ms\tp99 ms\tcpu us/req\n'
+measure_paced "wasibin-hello" "http://127.0.0.1:$wport/hello" "$WASIBIN_PID"
+[ -z "$c" ] || measure_paced "wasibin-hello-c" "http://127.0.0.1:$wport/hello-c" "$WASIBIN_PID"
+measure_paced "nginx-1k" "http://127.0.0.1:$nport/1k.bin" $nginx_pids
+measure_paced "python-cgi-hello" "http://127.0.0.1:$pport/cgi-bin/hello.py" "$PY_PID"
