@@ -282,6 +282,28 @@ async fn requests_do_not_share_memory_or_globals() {
     }
 }
 
+/// `body` as a guest with `pages` wasm pages of memory, compiled for an
+/// engine with one instance slot, so every run reuses the memory the
+/// previous one dirtied.
+fn in_one_slot(body: &str, pages: u32) -> (WasmEngine, CompiledModule) {
+    let wasm = wat::parse_str(format!(
+        "(module {} {body})",
+        PREAMBLE.replace(
+            r#"(memory (export "memory") 1)"#,
+            &format!(r#"(memory (export "memory") {pages})"#)
+        )
+    ))
+    .unwrap();
+    let rt = WasmEngine::new(&EngineConfig {
+        max_memory: 64 << 20,
+        max_instances: 1,
+        cache_dir: None,
+    })
+    .unwrap();
+    let module = rt.compile(&wasm).unwrap();
+    (rt, module)
+}
+
 /// The pool's reset keeps a slot's memory mapped and restores only the pages
 /// the guest dirtied, found with PAGEMAP_SCAN 32 runs at a time (the patched
 /// wasmtime in vendor/ resumes the scan past them). A guest that dirties 300
@@ -322,22 +344,7 @@ async fn a_slot_is_pristine_after_hundreds_of_scattered_dirty_pages() {
         (call $write (i32.const 1) (i32.const 600) (i32.const 5)))"#
     );
     // The preamble's memory is one wasm page; this guest needs 615 of 4 KiB.
-    let wasm = wat::parse_str(format!(
-        "(module {} {body})",
-        PREAMBLE.replace(
-            r#"(memory (export "memory") 1)"#,
-            r#"(memory (export "memory") 40)"#
-        )
-    ))
-    .unwrap();
-    // One slot, so every run reuses the memory the previous one dirtied.
-    let rt = WasmEngine::new(&EngineConfig {
-        max_memory: 64 << 20,
-        max_instances: 1,
-        cache_dir: None,
-    })
-    .unwrap();
-    let module = rt.compile(&wasm).unwrap();
+    let (rt, module) = in_one_slot(&body, 40);
     for run in 0..4 {
         let out = rt.run(&module, inv(), &limits()).await.unwrap();
         assert_eq!(&out.stdout[..], b"fresh", "run {run}");
@@ -381,21 +388,7 @@ async fn a_slot_is_pristine_whichever_way_its_pages_were_dirtied() {
                 (i32.store8 (i32.const 604) (i32.const 101))))))   ;; "e"
         (i32.store8 (call $page (local.get $dirty)) (i32.const 120))
         (call $write (i32.const 1) (i32.const 600) (i32.const 5)))"#;
-    let wasm = wat::parse_str(format!(
-        "(module {} {body})",
-        PREAMBLE.replace(
-            r#"(memory (export "memory") 1)"#,
-            r#"(memory (export "memory") 2)"#
-        )
-    ))
-    .unwrap();
-    let rt = WasmEngine::new(&EngineConfig {
-        max_memory: 64 << 20,
-        max_instances: 1,
-        cache_dir: None,
-    })
-    .unwrap();
-    let module = rt.compile(&wasm).unwrap();
+    let (rt, module) = in_one_slot(body, 2);
     // First writes (a, b, c, x), a write after a read (b after "ab"
     // checked it), writes into the image (m, n), and the same page again
     // with nothing new touched (bb, cc, mm, aa).
