@@ -293,12 +293,14 @@ fn the_cgi_response_rules_as_apache_applies_them() {
             "{route}"
         );
     }
-    assert!(
-        server.wait_for_log("exit_code=200", std::time::Duration::from_secs(5)),
-        "{}",
-        server.log()
-    );
-    assert!(server.log().contains("exit_code=-1"), "{}", server.log());
+    // Each line is written after its response is sent: wait for both.
+    for code in ["exit_code=200", "exit_code=-1"] {
+        assert!(
+            server.wait_for_log(code, std::time::Duration::from_secs(5)),
+            "{}",
+            server.log()
+        );
+    }
 }
 
 fn digest() -> Vec<u8> {
