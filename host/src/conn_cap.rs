@@ -10,6 +10,7 @@
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The connection cap and its default, declared once for the flag, the
@@ -63,7 +64,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(5);
 /// Longest pause: connections that end free descriptors within it.
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// The accept loop's state at its limits.
+/// The connection cap as every accepting worker applies it: one gate for
+/// them all, so a refusal episode is logged once, and its end by whichever
+/// worker next admits a connection.
 #[derive(Debug)]
 pub(crate) struct AcceptGate {
     max: usize,
@@ -71,9 +74,8 @@ pub(crate) struct AcceptGate {
     /// listener`).
     cap: &'static str,
     /// Refusing since the cap was last reached (logged once per episode).
-    refusing: bool,
-    refused: u64,
-    backoff: Duration,
+    refusing: AtomicBool,
+    refused: AtomicU64,
 }
 
 impl AcceptGate {
@@ -83,44 +85,56 @@ impl AcceptGate {
         AcceptGate {
             max,
             cap,
-            refusing: false,
-            refused: 0,
-            backoff: BACKOFF_MIN,
+            refusing: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
         }
     }
 
     /// Whether a connection accepted while `open` others are served may be
     /// served too. The first refusal of an episode is logged, and its end
     /// with the number refused.
-    pub(crate) fn admit(&mut self, open: usize) -> bool {
-        self.accepted();
+    pub(crate) fn admit(&self, open: usize) -> bool {
         if open < self.max {
-            if self.refusing {
-                self.refusing = false;
+            // One load on the way of every admitted connection; the swap
+            // only when an episode ends.
+            if self.refusing.load(Ordering::Relaxed) && self.refusing.swap(false, Ordering::Relaxed)
+            {
                 tracing::info!(
-                    refused = self.refused,
+                    refused = self.refused.swap(0, Ordering::Relaxed),
                     "below the connection cap again ({}): accepting",
                     self.cap
                 );
-                self.refused = 0;
             }
             return true;
         }
-        if !self.refusing {
-            self.refusing = true;
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if !self.refusing.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 max = self.max,
                 "connection cap reached ({}): refusing new connections with 503",
                 self.cap
             );
         }
-        self.refused += 1;
         false
     }
+}
 
+/// One accept loop's pause when `accept` itself fails.
+#[derive(Debug)]
+pub(crate) struct AcceptBackoff {
+    next: Duration,
+}
+
+impl Default for AcceptBackoff {
+    fn default() -> AcceptBackoff {
+        AcceptBackoff { next: BACKOFF_MIN }
+    }
+}
+
+impl AcceptBackoff {
     /// An `accept` worked: the next failure backs off from the start.
     pub(crate) fn accepted(&mut self) {
-        self.backoff = BACKOFF_MIN;
+        self.next = BACKOFF_MIN;
     }
 
     /// After `accept` failed: back off exponentially while it is resource
@@ -136,9 +150,9 @@ impl AcceptGate {
     fn pause_after(&mut self, err: &std::io::Error) -> Option<Duration> {
         match err.raw_os_error() {
             Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-                let pause = self.backoff;
+                let pause = self.next;
                 tracing::warn!(error = %err, ?pause, "cannot accept: out of resources; backing off");
-                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                self.next = (self.next * 2).min(BACKOFF_MAX);
                 Some(pause)
             }
             _ => {
@@ -166,9 +180,9 @@ pub(crate) fn backlog(
 }
 
 /// One connection from `listener`, non-blocking from the start (one
-/// `accept4`), for a worker to register. tokio's `accept` would register it
-/// with the accepting thread's reactor first, and `into_std` take it out
-/// again: two `epoll_ctl`s per connection for nothing.
+/// `accept4`), for the worker that serves it to register: the one that
+/// accepted it or, handed over, another. tokio's `accept` would register it
+/// with the accepting worker's reactor, and a hand-over take it out again.
 pub(crate) fn accept(listener: &std::net::TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
     use rustix::net::{acceptfrom_with, SocketFlags};
     let (conn, peer) = acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)?;
@@ -209,19 +223,20 @@ mod tests {
 
     #[test]
     fn admits_below_the_cap_and_refuses_at_it() {
-        let mut gate = AcceptGate::new(2, "test");
+        let gate = AcceptGate::new(2, "test");
         assert!(gate.admit(0));
         assert!(gate.admit(1));
         assert!(!gate.admit(2));
         assert!(!gate.admit(5));
-        assert_eq!(gate.refused, 2);
+        assert_eq!(gate.refused.load(Ordering::Relaxed), 2);
         assert!(gate.admit(1));
-        assert_eq!(gate.refused, 0);
+        assert_eq!(gate.refused.load(Ordering::Relaxed), 0);
+        assert!(!gate.refusing.load(Ordering::Relaxed));
     }
 
     #[test]
     fn resource_exhaustion_backs_off_exponentially_up_to_a_ceiling() {
-        let mut gate = AcceptGate::new(1, "test");
+        let mut gate = AcceptBackoff::default();
         let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
         let pauses: Vec<_> = (0..12).map(|_| gate.pause_after(&emfile)).collect();
         assert_eq!(pauses[0], Some(BACKOFF_MIN));
@@ -229,7 +244,7 @@ mod tests {
         assert_eq!(pauses[2], Some(BACKOFF_MIN * 4));
         assert_eq!(pauses[11], Some(BACKOFF_MAX));
         // A connection accepted again starts over.
-        assert!(gate.admit(0));
+        gate.accepted();
         assert_eq!(gate.pause_after(&emfile), Some(BACKOFF_MIN));
         let enfile = std::io::Error::from_raw_os_error(libc::ENFILE);
         assert_eq!(gate.pause_after(&enfile), Some(BACKOFF_MIN * 2));

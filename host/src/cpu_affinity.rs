@@ -1,6 +1,8 @@
-//! Which CPU each connection worker runs on, and which worker a new
-//! connection goes to: the one on the CPU where the kernel processed the
-//! connection's packets.
+//! Which CPU each connection worker runs on, and which worker serves a new
+//! connection: the one on the CPU where the kernel processed the
+//! connection's packets (the kernel steers it to that worker's socket:
+//! `listener::steer_by_cpu`), unless that worker holds far more
+//! connections than another.
 //!
 //! Why: a response's `send` runs the receiving side's TCP processing and
 //! wakes the reader. When the reader last ran on the other core, that is an
@@ -9,13 +11,11 @@
 //! (2 cores, wrk -t2 -c50, `hello`): 8.5 % of the server's CPU was that
 //! wake-up, and two shared-nothing processes, each paired with one client
 //! thread, served 1.45x the requests per second at 10.2 against 13.6 µs of
-//! CPU per request. Steering by `SO_INCOMING_CPU` to a worker pinned to that
+//! CPU per request. Steering by the receiving CPU to a worker pinned to that
 //! CPU gives one process the same pairing (nginx's `worker_cpu_affinity`
 //! pins, but its `reuseport` spreads connections by a hash, not by CPU). A
 //! remote client's packets land on the CPU its flow hashes to (RSS), so the
 //! worker there finds them in its own cache.
-
-use std::net::TcpStream;
 
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 
@@ -50,35 +50,29 @@ pub(crate) fn pin_current_thread(cpu: usize) -> bool {
     sched_setaffinity(None, &set).is_ok()
 }
 
-/// The CPU that last processed this connection's incoming packets.
-pub(crate) fn incoming_cpu(stream: &TcpStream) -> Option<usize> {
-    rustix::net::sockopt::socket_incoming_cpu(stream)
-        .ok()
-        .and_then(|cpu| usize::try_from(cpu).ok())
-}
-
 /// Connections a worker may hold beyond twice the least loaded one's and
-/// still be given one more for locality.
+/// still keep one more it accepted, for locality.
 const SLACK: usize = 8;
 
-/// Of workers with these open-connection counts, the one to hand a new
-/// connection to: the one pinned to `cpu` (`pinned[i]` is worker i's CPU)
-/// unless it holds more than twice the least loaded one's count plus
-/// [`SLACK`], else the least loaded. The bound keeps clients whose
-/// connections all come from one CPU from piling onto one worker (they end
-/// up about two to one), while a burst of connections from one client
-/// thread, as load generators open them, stays on its CPU's worker.
-pub(crate) fn choose(loads: &[usize], pinned: &[Option<usize>], cpu: Option<usize>) -> usize {
+/// Of workers with these open-connection counts, the one to serve a
+/// connection worker `accepting` took from its socket: that worker, unless
+/// it holds more than twice the least loaded one's count plus [`SLACK`],
+/// else the least loaded. The bound keeps clients whose connections all
+/// come from one CPU from piling onto one worker (they end up about two to
+/// one), while a burst of connections from one client thread, as load
+/// generators open them, stays on its CPU's worker.
+pub(crate) fn choose(loads: &[usize], accepting: usize) -> usize {
     let (least, min) = loads
         .iter()
         .copied()
         .enumerate()
         .min_by_key(|&(_, load)| load)
-        .unwrap_or((0, 0));
+        .unwrap_or((accepting, 0));
     let bound = min.saturating_mul(2).saturating_add(SLACK);
-    cpu.and_then(|cpu| pinned.iter().position(|&p| p == Some(cpu)))
-        .filter(|&worker| loads.get(worker).is_some_and(|&load| load <= bound))
-        .unwrap_or(least)
+    match loads.get(accepting) {
+        Some(&load) if load <= bound => accepting,
+        _ => least,
+    }
 }
 
 #[cfg(test)]
@@ -98,20 +92,18 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_goes_to_the_worker_on_its_cpu_within_the_slack() {
-        let pinned = [Some(0), Some(1)];
-        assert_eq!(choose(&[10, 10], &pinned, Some(1)), 1);
-        assert_eq!(choose(&[0, 8], &pinned, Some(1)), 1);
-        assert_eq!(choose(&[0, 9], &pinned, Some(1)), 0);
-        assert_eq!(choose(&[10, 28], &pinned, Some(1)), 1);
-        assert_eq!(choose(&[10, 29], &pinned, Some(1)), 0);
+    fn the_accepting_worker_keeps_a_connection_within_the_slack() {
+        assert_eq!(choose(&[10, 10], 1), 1);
+        assert_eq!(choose(&[0, 8], 1), 1);
+        assert_eq!(choose(&[0, 9], 1), 0);
+        assert_eq!(choose(&[10, 28], 1), 1);
+        assert_eq!(choose(&[10, 29], 1), 0);
+        assert_eq!(choose(&[3, 1, 40], 2), 1);
     }
 
     #[test]
-    fn without_a_known_cpu_or_pinning_the_least_loaded_worker_takes_it() {
-        assert_eq!(choose(&[3, 1], &[Some(0), Some(1)], None), 1);
-        assert_eq!(choose(&[3, 1], &[Some(0), Some(1)], Some(7)), 1);
-        assert_eq!(choose(&[3, 1, 2], &[None, None, None], Some(0)), 1);
-        assert_eq!(choose(&[], &[], Some(0)), 0);
+    fn an_unknown_worker_gives_it_to_the_least_loaded() {
+        assert_eq!(choose(&[3, 1], 7), 1);
+        assert_eq!(choose(&[], 0), 0);
     }
 }

@@ -19,6 +19,7 @@ mod file_stamp;
 pub mod fuzzing;
 mod gateway;
 mod http;
+mod listener;
 mod plugins;
 pub mod probe_cmd;
 mod reload;

@@ -4,10 +4,12 @@
 //!
 //! Connections are served by one worker thread per core, each with its own
 //! single-threaded tokio runtime, as nginx runs one worker process per core.
-//! The main thread accepts and hands each connection to a worker (the one
-//! pinned to the CPU that received it, else the one with the fewest open
-//! connections: `cpu_affinity`); it then stays on that worker, so a request's
-//! tasks, its wasm instance and its socket never cross threads. Measured
+//! Each worker accepts on a listening socket of its own (`listener`: the
+//! kernel gives a connection to the socket of the worker pinned to the CPU
+//! that received it) and keeps the connection unless it holds far more than
+//! another worker, which it then hands it to (`cpu_affinity::choose`). A
+//! connection stays on its worker, so a request's tasks, its wasm instance
+//! and its socket never cross threads. Measured
 //! against one work-stealing runtime with as many threads (2 cores, wrk -c50
 //! sharing them): +20-30 % plugin requests per second, from fewer
 //! cross-thread wake-ups and context switches. What is given up is stealing:
@@ -15,7 +17,6 @@
 //! (which yields every epoch tick) and its other connections instead of
 //! handing them to an idle worker.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,16 +26,17 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::admin::Admin;
-use crate::conn_cap::{self, AcceptGate, ConnectionCap};
+use crate::conn_cap::{self, AcceptBackoff, AcceptGate, ConnectionCap};
 use crate::cpu_affinity;
 use crate::dispatch::Dispatcher;
 use crate::gateway::Gateway;
 use crate::http::{self, AccessLog, ConnConfig, Limits, LogFormat};
+use crate::listener;
 use crate::plugins::{PluginDefaults, PluginFolder};
 use crate::runtime::{EngineConfig, WasmEngine};
 use crate::static_files::{CachePolicy, StaticFiles};
@@ -92,9 +94,6 @@ pub enum StartError {
     Other(#[from] anyhow::Error),
 }
 
-/// Listen backlog: connection bursts queue in the kernel rather than being refused.
-const LISTEN_BACKLOG: u32 = 4096;
-
 /// Run the server until a stop signal, then shut down gracefully.
 pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     let fd_limit = conn_cap::raise_fd_limit();
@@ -113,16 +112,12 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         )),
         None => None,
     };
-    let listener = bind(config.addr)?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    // Accepted on this thread without tokio's `accept` (see `conn_cap::accept`).
-    let listener = listener.into_std().context("taking the listening socket")?;
-    // SAFETY: a `std::net::TcpListener` owns its descriptor and reports that
-    // one for as long as it lives, which is all `AsyncFd` asks of it.
-    #[allow(unsafe_code)]
-    let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
-        .map_err(std::io::Error::from)
-        .context("watching the listening socket")?;
+    let worker_count = config.workers.max(1);
+    let listeners = listener::bind_group(config.addr, worker_count)?;
+    let local = match listeners.first() {
+        Some(first) => first.local_addr().context("reading the bound address")?,
+        None => config.addr,
+    };
 
     let telemetry = Arc::new(Telemetry::default());
     let engine = Arc::new(WasmEngine::new(&config.engine).context("starting the wasm engine")?);
@@ -189,8 +184,18 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
     } else {
         Vec::new()
     };
+    let cpus = cpu_affinity::plan(worker_count, &pin_to);
+    if cpus.iter().any(Option::is_some) {
+        if let Err(err) = listener::steer_by_cpu(&listeners, &cpus) {
+            tracing::debug!(error = %err, "cannot steer connections by CPU; they are spread by a hash");
+        }
+    }
     let workers = start_workers(
-        cpu_affinity::plan(config.workers.max(1), &pin_to),
+        cpus.into_iter().zip(listeners).collect(),
+        Intake {
+            bound: local,
+            gate: Arc::new(AcceptGate::new(max_connections, "--max-connections")),
+        },
         &dispatcher,
         &conn_config,
         &shutdown_rx,
@@ -205,19 +210,12 @@ pub async fn run(config: ServerConfig) -> Result<(), StartError> {
         shutdown_rx,
     ));
 
-    accept_loop(
-        &listener,
-        local,
-        &workers,
-        AcceptGate::new(max_connections, "--max-connections"),
-        stop_signal(signals.interrupt, signals.terminate),
-    )
-    .await;
+    stop_signal(signals.interrupt, signals.terminate).await;
 
     // Not ready from now on, so a load balancer stops sending traffic
-    // while the connections in flight finish.
+    // while the connections in flight finish. The workers stop accepting,
+    // take what waits in their sockets' backlogs and close them.
     telemetry.health.set_draining();
-    drop(listener);
     let _ = shutdown_tx.send(true);
     tracing::info!(grace = ?config.grace, "stopping: waiting for in-flight requests");
     let all_finished = tokio::task::spawn_blocking(move || join_workers(workers))
@@ -261,7 +259,7 @@ fn start_admin(
     admin: Admin,
     limits: &Limits,
 ) -> Result<AdminListener, StartError> {
-    let listener = bind(addr)?;
+    let listener = listener::bind(addr)?;
     let addr = listener
         .local_addr()
         .context("reading the admin listener's address")?;
@@ -278,16 +276,18 @@ fn start_admin(
     let task = tokio::spawn(async move {
         // Held here: a dropped sender would read as a stop signal.
         let _never_stops = never_stops;
-        let mut gate = AcceptGate::new(ADMIN_MAX_CONNECTIONS, "admin listener");
+        let gate = AcceptGate::new(ADMIN_MAX_CONNECTIONS, "admin listener");
+        let mut backoff = AcceptBackoff::default();
         let open = Arc::new(AtomicUsize::new(0));
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(pair) => pair,
                 Err(err) => {
-                    gate.accept_failed(&err).await;
+                    backoff.accept_failed(&err).await;
                     continue;
                 }
             };
+            backoff.accepted();
             if !gate.admit(open.load(Ordering::Relaxed)) {
                 if let Ok(stream) = stream.into_std() {
                     conn_cap::refuse(stream);
@@ -310,7 +310,7 @@ fn start_admin(
     Ok(AdminListener { addr, task })
 }
 
-/// A connection the main thread accepted, on its way to a worker.
+/// A connection one worker accepted, on its way to another.
 struct Accepted {
     stream: std::net::TcpStream,
     peer: SocketAddr,
@@ -335,49 +335,76 @@ impl Drop for LoadGuard {
     }
 }
 
-/// The main thread's side of a worker: where to send it connections, how
-/// many it has open, and its thread.
-struct WorkerHandle {
+/// A worker as the others see it: where to hand it a connection, and how
+/// many it has open.
+struct Peer {
     intake: mpsc::UnboundedSender<Accepted>,
     load: Arc<AtomicUsize>,
-    /// The CPU the worker is pinned to, if any (`cpu_affinity::plan`).
-    cpu: Option<usize>,
-    thread: std::thread::JoinHandle<bool>,
 }
 
-/// Close every worker's intake, then wait for them all (their grace periods
-/// run at the same time); true when every connection ended within its grace.
-fn join_workers(workers: Vec<WorkerHandle>) -> bool {
-    // Dropping each handle's `intake` closes it: its worker stops taking
-    // connections and starts its grace period.
-    let threads: Vec<_> = workers.into_iter().map(|w| w.thread).collect();
+/// What every worker's accept loop shares.
+#[derive(Clone)]
+struct Intake {
+    /// The address the sockets are bound to.
+    bound: SocketAddr,
+    /// The connection cap, across all workers.
+    gate: Arc<AcceptGate>,
+}
+
+/// Wait for every worker (their grace periods run at the same time, from
+/// the stop signal); true when every connection ended within its grace.
+fn join_workers(workers: Vec<std::thread::JoinHandle<bool>>) -> bool {
     // Every thread is joined, even after one reported stragglers.
     let mut all_finished = true;
-    for thread in threads {
+    for thread in workers {
         all_finished &= thread.join().unwrap_or(false);
     }
     all_finished
 }
 
-/// Start one worker thread per entry of `cpus`, each pinned to its CPU if it
-/// has one. Their runtimes are built here, so a failure is a start-up error
-/// rather than a thread that silently never serves.
+/// Start one worker thread per entry of `workers`, each with its listening
+/// socket and pinned to its CPU if it has one. Their runtimes are built and
+/// the sockets registered here, so a failure is a start-up error rather
+/// than a thread that silently never serves.
 fn start_workers(
-    cpus: Vec<Option<usize>>,
+    workers: Vec<(Option<usize>, std::net::TcpListener)>,
+    intake: Intake,
     dispatcher: &Arc<Dispatcher>,
     conn_config: &ConnConfig,
     shutdown_rx: &watch::Receiver<bool>,
     grace: Duration,
-) -> anyhow::Result<Vec<WorkerHandle>> {
-    cpus.into_iter()
+) -> anyhow::Result<Vec<std::thread::JoinHandle<bool>>> {
+    let (peers, handed): (Vec<Peer>, Vec<_>) = workers
+        .iter()
+        .map(|_| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let load = Arc::new(AtomicUsize::new(0));
+            (Peer { intake: tx, load }, rx)
+        })
+        .unzip();
+    let peers: Arc<[Peer]> = peers.into();
+    workers
+        .into_iter()
+        .zip(handed)
         .enumerate()
-        .map(|(index, cpu)| {
+        .map(|(index, ((cpu, socket), handed))| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting a worker's async runtime")?;
-            let (intake, connections) = mpsc::unbounded_channel();
+            let socket = {
+                let _in_runtime = runtime.enter();
+                // SAFETY: a `std::net::TcpListener` owns its descriptor and
+                // reports that one for as long as it lives, which is all
+                // `AsyncFd` asks of it. Accepted without tokio's `accept`
+                // (see `conn_cap::accept`).
+                #[allow(unsafe_code)]
+                unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+                    .map_err(std::io::Error::from)
+                    .context("watching a listening socket")?
+            };
             let worker = Worker {
+                index,
                 dispatcher: Arc::clone(dispatcher),
                 // Each worker logs into a buffer of its own: no lock on the
                 // request path is shared with another core.
@@ -390,7 +417,12 @@ fn start_workers(
                 shutdown_rx: shutdown_rx.clone(),
                 grace,
             };
-            let thread = std::thread::Builder::new()
+            let accept = Acceptor {
+                socket,
+                intake: intake.clone(),
+                peers: Arc::clone(&peers),
+            };
+            std::thread::Builder::new()
                 .name(format!("wasibin-worker-{index}"))
                 .spawn(move || {
                     // Unpinned, the worker only loses the locality.
@@ -399,25 +431,79 @@ fn start_workers(
                             tracing::debug!(cpu, "cannot pin a worker to its CPU");
                         }
                     }
-                    runtime.block_on(worker.serve(connections))
+                    runtime.block_on(worker.serve(accept, handed))
                 })
-                .context("starting a worker thread")?;
-            Ok(WorkerHandle {
-                intake,
-                load: Arc::new(AtomicUsize::new(0)),
-                cpu,
-                thread,
-            })
+                .context("starting a worker thread")
         })
         .collect()
 }
 
 /// What one worker thread serves with.
 struct Worker {
+    /// Its place in the listening group and among the peers.
+    index: usize,
     dispatcher: Arc<Dispatcher>,
     conn_config: Arc<ConnConfig>,
     shutdown_rx: watch::Receiver<bool>,
     grace: Duration,
+}
+
+/// One worker's accepting side: its socket, and the other workers to hand
+/// a connection to. Dropped when the worker stops accepting, which closes
+/// its hand-over channels into the others.
+struct Acceptor {
+    socket: AsyncFd<std::net::TcpListener>,
+    intake: Intake,
+    peers: Arc<[Peer]>,
+}
+
+/// Starts a worker's connection tasks. Each holds a clone of `alive`; when
+/// all are gone, the receiver's `recv()` returns None: that is how the
+/// worker knows they finished.
+struct Spawner {
+    dispatcher: Arc<Dispatcher>,
+    conn_config: Arc<ConnConfig>,
+    shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+}
+
+impl Spawner {
+    fn spawn(
+        &self,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        load: LoadGuard,
+    ) {
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot register a connection");
+                return;
+            }
+        };
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let conn_config = Arc::clone(&self.conn_config);
+        let shutdown = self.shutdown.clone();
+        let alive = self.alive.clone();
+        tokio::spawn(async move {
+            // Boxed: the connection's future is about 4.7 KiB, and tokio
+            // copies a task's future into its cell when spawning and its
+            // whole stage again when it finishes; with a new connection per
+            // request those copies were 4 % of the server's CPU (perf).
+            Box::pin(http::serve_connection(
+                stream,
+                peer,
+                local,
+                dispatcher,
+                conn_config,
+                shutdown,
+            ))
+            .await;
+            drop(load);
+            drop(alive);
+        });
+    }
 }
 
 impl Worker {
@@ -442,98 +528,102 @@ impl Worker {
         rx
     }
 
-    /// Serve every connection handed over until the intake closes, then give
-    /// them the grace period; true when they all finished within it.
-    async fn serve(self, mut connections: mpsc::UnboundedReceiver<Accepted>) -> bool {
-        // Every connection task holds a clone of `alive_tx`; when all are
-        // gone, `alive_rx.recv()` returns None: that is how the worker knows
-        // they finished.
-        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-        let shutdown_rx = self.worker_shutdown();
-        while let Some(accepted) = connections.recv().await {
-            let stream = match TcpStream::from_std(accepted.stream) {
-                Ok(stream) => stream,
-                Err(err) => {
-                    tracing::debug!(error = %err, "cannot register a connection");
-                    continue;
-                }
-            };
-            let dispatcher = Arc::clone(&self.dispatcher);
-            let conn_config = Arc::clone(&self.conn_config);
-            let shutdown = shutdown_rx.clone();
-            let alive = alive_tx.clone();
-            let (peer, local, load) = (accepted.peer, accepted.local, accepted.load);
-            tokio::spawn(async move {
-                http::serve_connection(stream, peer, local, dispatcher, conn_config, shutdown)
-                    .await;
-                drop(load);
-                drop(alive);
-            });
-        }
-        drop(alive_tx);
-        tokio::time::timeout(self.grace, alive_rx.recv())
+    /// Serve what this worker accepts and what the others hand it until
+    /// the stop signal, then give its connections the grace period; true
+    /// when they all finished within it.
+    async fn serve(self, accept: Acceptor, mut handed: mpsc::UnboundedReceiver<Accepted>) -> bool {
+        let (alive, mut finished) = mpsc::channel::<()>(1);
+        let shutdown = self.worker_shutdown();
+        let spawner = Spawner {
+            dispatcher: self.dispatcher,
+            conn_config: self.conn_config,
+            shutdown: shutdown.clone(),
+            alive,
+        };
+        let accepting = accept_loop(accept, self.index, &spawner, shutdown);
+        // Ends once every worker has stopped accepting (each holds a sender
+        // into every intake until then).
+        let taking_over = async {
+            while let Some(accepted) = handed.recv().await {
+                spawner.spawn(
+                    accepted.stream,
+                    accepted.peer,
+                    accepted.local,
+                    accepted.load,
+                );
+            }
+        };
+        tokio::join!(accepting, taking_over);
+        drop(spawner);
+        tokio::time::timeout(self.grace, finished.recv())
             .await
             .is_ok()
     }
 }
 
-/// Accept until `stop` resolves, handing each connection to a worker
-/// (`cpu_affinity::choose`: balanced, so a burst of new connections does not
-/// all land on whichever worker woke first), or refusing it past the cap.
+/// Accept on worker `me`'s socket until the stop signal, keeping each
+/// connection or handing it to another worker (`cpu_affinity::choose`:
+/// balanced, so clients on one CPU do not all land on one worker), or
+/// refusing it past the cap.
 async fn accept_loop(
-    listener: &AsyncFd<std::net::TcpListener>,
-    bound: SocketAddr,
-    workers: &[WorkerHandle],
-    mut gate: AcceptGate,
-    stop: impl std::future::Future<Output = ()>,
+    accept: Acceptor,
+    me: usize,
+    spawner: &Spawner,
+    mut stop: watch::Receiver<bool>,
 ) {
-    let mut stop = std::pin::pin!(stop);
+    let mut backoff = AcceptBackoff::default();
+    let mut loads = Vec::with_capacity(accept.peers.len());
     loop {
         let mut ready = tokio::select! {
             biased;
-            () = &mut stop => break,
-            ready = listener.readable() => match ready {
+            _ = stop.wait_for(|&stop| stop) => break,
+            ready = accept.socket.readable() => match ready {
                 Ok(ready) => ready,
                 Err(err) => {
-                    gate.accept_failed(&err).await;
+                    backoff.accept_failed(&err).await;
                     continue;
                 }
             },
         };
-        match ready.try_io(|listener| conn_cap::accept(listener.get_ref())) {
-            Ok(Ok((stream, peer))) => hand_over(workers, &mut gate, stream, peer, bound),
-            Ok(Err(err)) => gate.accept_failed(&err).await,
+        match ready.try_io(|socket| conn_cap::accept(socket.get_ref())) {
+            Ok(Ok((stream, peer))) => {
+                backoff.accepted();
+                place(&accept, me, spawner, &mut loads, stream, peer);
+            }
+            Ok(Err(err)) => backoff.accept_failed(&err).await,
             // Nothing more to accept: readiness is cleared until the next.
             Err(_would_block) => {}
         }
     }
     // Connections the kernel completed before the stop wait in the backlog;
-    // closing the listener would reset them unread. They are taken too, and
+    // closing the socket would reset them unread. They are taken too, and
     // their requests answered with `Connection: close`.
-    for (stream, peer) in conn_cap::backlog(listener.get_ref()) {
-        hand_over(workers, &mut gate, stream, peer, bound);
+    for (stream, peer) in conn_cap::backlog(accept.socket.get_ref()) {
+        place(&accept, me, spawner, &mut loads, stream, peer);
     }
 }
 
-/// Give an accepted connection to the worker `cpu_affinity::choose` picks, or
-/// refuse it past the connection cap.
-fn hand_over(
-    workers: &[WorkerHandle],
-    gate: &mut AcceptGate,
+/// Serve a connection worker `me` accepted, on `me` or the worker
+/// `cpu_affinity::choose` picks, or refuse it past the connection cap.
+/// `loads` is scratch space for the workers' counts.
+fn place(
+    accept: &Acceptor,
+    me: usize,
+    spawner: &Spawner,
+    loads: &mut Vec<usize>,
     stream: std::net::TcpStream,
     peer: SocketAddr,
-    bound: SocketAddr,
 ) {
-    let loads: Vec<usize> = workers
-        .iter()
-        .map(|w| w.load.load(Ordering::Relaxed))
-        .collect();
-    if !gate.admit(loads.iter().sum()) {
+    loads.clear();
+    loads.extend(accept.peers.iter().map(|p| p.load.load(Ordering::Relaxed)));
+    if !accept.intake.gate.admit(loads.iter().sum()) {
         conn_cap::refuse(stream);
         return;
     }
-    // A listener on one address is every connection's local address; on
-    // a wildcard one each connection says which of the machine's it reached.
+    // A socket bound to one address is every connection's local address;
+    // on a wildcard one each connection says which of the machine's it
+    // reached.
+    let bound = accept.intake.bound;
     let local = if bound.ip().is_unspecified() {
         let Ok(local) = stream.local_addr() else {
             return;
@@ -542,19 +632,27 @@ fn hand_over(
     } else {
         bound
     };
-    let pinned: Vec<Option<usize>> = workers.iter().map(|w| w.cpu).collect();
-    let chosen = cpu_affinity::choose(&loads, &pinned, cpu_affinity::incoming_cpu(&stream));
-    let Some(worker) = workers.get(chosen) else {
-        return;
+    let chosen = cpu_affinity::choose(loads, me);
+    let (stream, peer) = match accept.peers.get(chosen) {
+        Some(other) if chosen != me => {
+            let handed = Accepted {
+                stream,
+                peer,
+                local,
+                load: LoadGuard::new(&other.load),
+            };
+            match other.intake.send(handed) {
+                Ok(()) => return,
+                // Refused only by a worker that is gone (its thread
+                // failed): this one serves the connection then.
+                Err(mpsc::error::SendError(back)) => (back.stream, back.peer),
+            }
+        }
+        _ => (stream, peer),
     };
-    let load = LoadGuard::new(&worker.load);
-    // A worker's intake closes only when the server stops accepting.
-    let _ = worker.intake.send(Accepted {
-        stream,
-        peer,
-        local,
-        load,
-    });
+    if let Some(mine) = accept.peers.get(me) {
+        spawner.spawn(stream, peer, local, LoadGuard::new(&mine.load));
+    }
 }
 
 /// The signals the server reacts to; `None` where the handler could not be
@@ -597,26 +695,6 @@ async fn recv(signal: Option<Signal>) -> Option<()> {
         Some(mut signal) => signal.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// Bind with a deep backlog and SO_REUSEADDR (restarts do not wait for
-/// TIME_WAIT), mapping "address in use" to its own error.
-fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .context("creating the listening socket")?;
-    socket.set_reuseaddr(true).context("setting SO_REUSEADDR")?;
-    socket.bind(addr).map_err(|err| match err.kind() {
-        ErrorKind::AddrInUse => StartError::AddrInUse(addr),
-        _ => StartError::Other(anyhow::Error::new(err).context(format!("binding {addr}"))),
-    })?;
-    socket
-        .listen(LISTEN_BACKLOG)
-        .with_context(|| format!("listening on {addr}"))
-        .map_err(StartError::from)
 }
 
 /// The start-up banner: one line saying what is served where, one line per

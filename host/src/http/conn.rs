@@ -53,11 +53,8 @@ pub(crate) async fn serve_connection<S: Service>(
     config: Arc<ConnConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // Responses are written whole (or head, then a file): Nagle's algorithm
-    // would only delay the second segment behind a delayed ACK.
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
+    // Without Nagle's algorithm (`TCP_NODELAY`) from the listener: see
+    // `listener::socket`.
     let _open = config.telemetry.as_ref().map(|t| t.metrics.connection());
     // A fresh connection must start its first request within the head
     // timeout, like a trickled head; a TLS handshake counts against it.
