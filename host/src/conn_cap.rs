@@ -99,8 +99,11 @@ impl AcceptGate {
             // only when an episode ends.
             if self.refusing.load(Ordering::Relaxed) && self.refusing.swap(false, Ordering::Relaxed)
             {
+                // Outside the macro, which skips its fields when nobody
+                // listens at info level.
+                let refused = self.refused.swap(0, Ordering::Relaxed);
                 tracing::info!(
-                    refused = self.refused.swap(0, Ordering::Relaxed),
+                    refused,
                     "below the connection cap again ({}): accepting",
                     self.cap
                 );

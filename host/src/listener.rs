@@ -16,32 +16,35 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use tokio::net::{TcpListener, TcpSocket};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
 
 use crate::server::StartError;
 
 /// Listen backlog: connection bursts queue in the kernel rather than being refused.
-const LISTEN_BACKLOG: u32 = 4096;
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// Bind with a deep backlog and SO_REUSEADDR (restarts do not wait for
-/// TIME_WAIT), mapping "address in use" to its own error.
+/// TIME_WAIT), mapping "address in use" to its own error; registered with
+/// the current runtime.
 pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    listen(addr, false)
+    let listener = listen(addr, false)?;
+    Ok(TcpListener::from_std(listener).context("watching the listening socket")?)
 }
 
 /// `count` listening sockets on `addr` (at least one), in one `SO_REUSEPORT`
 /// group when there are several; the first one's port when `addr` asks for
-/// any. A port another process listens on is refused, as [`bind`] refuses
-/// it, even when that process's sockets allow sharing it: `SO_REUSEPORT`
-/// would otherwise let a second server started by the same user take half
-/// of the first one's connections.
+/// any. Not yet registered with any runtime: each worker registers its own.
+/// A port another process listens on is refused, as [`bind`] refuses it,
+/// even when that process's sockets allow sharing it: `SO_REUSEPORT` would
+/// otherwise let a second server started by the same user take half of the
+/// first one's connections.
 pub(crate) fn bind_group(
     addr: SocketAddr,
     count: usize,
 ) -> Result<Vec<std::net::TcpListener>, StartError> {
     if count <= 1 {
-        let listener = bind(addr)?;
-        return Ok(vec![into_std(listener)?]);
+        return Ok(vec![listen(addr, false)?]);
     }
     // A socket without `SO_REUSEPORT` cannot join anyone's group: binding
     // it says whether the port is free (and picks one for port 0). It is
@@ -49,48 +52,55 @@ pub(crate) fn bind_group(
     let addr = {
         let probe = socket(addr)?;
         bind_socket(&probe, addr)?;
-        probe.local_addr().context("reading the bound address")?
+        probe
+            .local_addr()
+            .ok()
+            .and_then(|local| local.as_socket())
+            .context("reading the bound address")?
     };
-    (0..count).map(|_| into_std(listen(addr, true)?)).collect()
+    (0..count).map(|_| listen(addr, true)).collect()
 }
 
-fn into_std(listener: TcpListener) -> Result<std::net::TcpListener, StartError> {
-    Ok(listener.into_std().context("taking the listening socket")?)
-}
-
-fn socket(addr: SocketAddr) -> Result<TcpSocket, StartError> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .context("creating the listening socket")?;
-    socket.set_reuseaddr(true).context("setting SO_REUSEADDR")?;
+/// A non-blocking TCP socket for `addr`'s family, with `SO_REUSEADDR` and
+/// `TCP_NODELAY`.
+fn socket(addr: SocketAddr) -> Result<Socket, StartError> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .context("creating the listening socket")?;
+    socket
+        .set_nonblocking(true)
+        .context("making the listening socket non-blocking")?;
+    socket
+        .set_reuse_address(true)
+        .context("setting SO_REUSEADDR")?;
     // Responses are written whole (or head, then a file): Nagle's algorithm
     // would only delay the second segment behind a delayed ACK. Set once
     // here, not per connection: Linux copies a listener's TCP options into
     // every connection it accepts (`an_accepted_connection_has_no_nagle`).
-    socket.set_nodelay(true).context("setting TCP_NODELAY")?;
+    socket
+        .set_tcp_nodelay(true)
+        .context("setting TCP_NODELAY")?;
     Ok(socket)
 }
 
-fn bind_socket(socket: &TcpSocket, addr: SocketAddr) -> Result<(), StartError> {
-    socket.bind(addr).map_err(|err| match err.kind() {
+fn bind_socket(socket: &Socket, addr: SocketAddr) -> Result<(), StartError> {
+    socket.bind(&addr.into()).map_err(|err| match err.kind() {
         ErrorKind::AddrInUse => StartError::AddrInUse(addr),
         _ => StartError::Other(anyhow::Error::new(err).context(format!("binding {addr}"))),
     })
 }
 
-fn listen(addr: SocketAddr, shared: bool) -> Result<TcpListener, StartError> {
+fn listen(addr: SocketAddr, shared: bool) -> Result<std::net::TcpListener, StartError> {
     let socket = socket(addr)?;
     if shared {
-        socket.set_reuseport(true).context("setting SO_REUSEPORT")?;
+        socket
+            .set_reuse_port(true)
+            .context("setting SO_REUSEPORT")?;
     }
     bind_socket(&socket, addr)?;
     socket
         .listen(LISTEN_BACKLOG)
-        .with_context(|| format!("listening on {addr}"))
-        .map_err(StartError::from)
+        .with_context(|| format!("listening on {addr}"))?;
+    Ok(socket.into())
 }
 
 /// Make the kernel give a connection to `group[i]` when its packets were
